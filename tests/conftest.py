@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from quake_lib import paths
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """A private data/ for the test: nothing is written into the repository's data/."""
+    d = tmp_path / "data"
+    monkeypatch.setenv("QUAKE_DATA_DIR", str(d))
+    return d
+
+
+@pytest.fixture(scope="session")
+def shared_lanl():
+    """The real LANL material in ../shared/lanl; tests that need it skip, saying why, without it."""
+    d = paths.shared_lanl_dir()
+    if not (d / "train_head_150k.csv").exists():
+        pytest.skip(f"real LANL material not found at {d} (set QUAKE_SHARED_DIR to point at it)")
+    return d
+
+
+def make_recording_arrays(cycle_lengths=(3000, 5000, 4000), seed=0, rows_per_second=1000.0):
+    """A tiny recording: int16 noise and a time_to_failure that counts down each cycle to ~0."""
+    rng = np.random.default_rng(seed)
+    ttf = np.concatenate([(np.arange(n, 0, -1) - 1) / rows_per_second + 0.0005 for n in cycle_lengths])
+    signal = rng.integers(-300, 300, size=len(ttf)).astype(np.int16)
+    return signal, ttf.astype(np.float32)
+
+
+def leftovers(directory):
+    """Everything left under a data dir (hidden partial folders included)."""
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    def _write(text: str, name="train.csv"):
+        p = tmp_path / name
+        p.write_bytes(text.encode() if isinstance(text, str) else text)
+        return p
+    return _write
+
