@@ -19,6 +19,7 @@ import io
 import queue
 import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -233,84 +234,115 @@ def iter_chunks(path: Path, columns: tuple[str, ...] = TRAIN_COLUMNS,
                 chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
     """Yield parsed chunks of a Kaggle CSV. Raises :class:`CSVFormatError` at the first bad line.
 
-    A background thread reads (and decompresses) the next chunk while the kernel parses this one.
+    Memory is fixed up front (a few buffers of ``chunk_bytes``) and reused, so it stays flat
+    whatever the file size. A background thread reads (and decompresses) the next block while the
+    kernel parses the current one, split in two halves parsed on two threads (the kernel releases
+    the GIL).
     """
     two = len(columns) == 2
     stream, _ = open_source(path)
-    q: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def reader():
-        try:
-            while not stop.is_set():
-                b = stream.read(chunk_bytes)
-                q.put(b)
-                if not b:
-                    return
-        except BaseException as e:  # surfaces in the consumer
-            q.put(e)
-
     try:
         rest, line_no = _read_header(stream, path, columns)
     except BaseException:
         stream.close()
         raise
+    pool: queue.Queue = queue.Queue()
+    for _ in range(3):
+        pool.put(bytearray(chunk_bytes))
+    filled: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def reader():
+        try:
+            while not stop.is_set():
+                buf = pool.get()
+                n = stream.readinto(buf) if hasattr(stream, "readinto") else _read_into(stream, buf)
+                filled.put((buf, n))
+                if not n:
+                    return
+        except BaseException as e:  # surfaces in the consumer
+            filled.put((e, 0))
+
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    cap = chunk_bytes // 2 + len(rest) + 16  # a data row takes at least 2 bytes
+    helper = ThreadPoolExecutor(max_workers=1)
+    work = bytearray(max(chunk_bytes, len(rest)) + MAX_LINE_BYTES + 2)
+    work[:len(rest)] = rest
+    have = len(rest)  # bytes of `work` holding data not parsed yet
+    cap = len(work) // 2 + 1  # a data row takes at least 2 bytes
     signal = np.empty(cap, np.int16)
     ttf = np.empty(cap if two else 1, np.float32)
-    pos = 0
-    rows = 0
+    rows = pos = 0
     try:
         eof = False
         while not eof:
-            b = q.get()
-            if isinstance(b, BaseException):
-                raise b
-            if b:
-                data = rest + b
-                cut = data.rfind(b"\n") + 1
-                body = data[:cut].rstrip(b"\r\n")
-                if not body.strip():  # no complete row yet (or only blank lines): read on
-                    if len(data) > MAX_LINE_BYTES:
-                        raise CSVFormatError(path, line_no + rows + 1, f"no line break in "
-                                             f"{MAX_LINE_BYTES:,} bytes: this is not a Kaggle CSV file")
-                    rest = data
-                    continue
-                # Trailing blank lines stay in `rest`: an error if data follows, ignored at the end.
-                end = data.find(b"\n", len(body)) + 1
-                data, rest = data[:end], data[end:]
+            buf, n = filled.get()
+            if isinstance(buf, BaseException):
+                raise buf
+            if n:
+                if have + n > len(work):
+                    raise CSVFormatError(path, line_no + rows + 1, f"no line break in "
+                                         f"{MAX_LINE_BYTES:,} bytes: this is not a Kaggle CSV file")
+                work[have:have + n] = memoryview(buf)[:n]
+                pool.put(buf)
+                have += n
+                core = work.rfind(b"\n", 0, have) + 1
+                while core > 0 and work[core - 1] in b"\r\n":
+                    core -= 1
+                if core == 0:
+                    continue  # no complete row yet (or blank lines only): read on
+                # Trailing blank lines stay behind: an error if data follows, ignored at the end.
+                end = work.find(b"\n", core) + 1
+                truncated = False
             else:
                 eof = True
-                if not rest.strip():
+                tail = bytes(work[:have])
+                if not tail.strip():
                     continue
-                truncated = not rest.endswith(b"\n")
-                data = rest.rstrip(b" \t\r\n") + b"\n"  # trailing blank lines are harmless
-            if len(data) // 2 + 1 > len(signal):
-                signal = np.empty(len(data) // 2 + 1, np.int16)
-                ttf = np.empty(len(signal) if two else 1, np.float32)
-            n, bad = _parse_chunk(np.frombuffer(data, np.uint8), two, signal, ttf, _POW10)
+                truncated = not tail.endswith(b"\n")
+                tail = tail.rstrip(b" \t\r\n") + b"\n"  # trailing blank lines are harmless
+                work[:len(tail)] = tail
+                have = end = len(tail)
+            data = np.frombuffer(work, np.uint8, count=end)
+            # cut just after a newline near the middle (small blocks are not worth a second thread)
+            mid = work.find(b"\n", end // 2, end) + 1 if end > 1 << 16 else 0
+            second = None
+            if mid:  # parse the second half on the helper thread while this one does the first
+                second = helper.submit(_parse_chunk, data[mid:], two, signal[cap // 2:],
+                                       ttf[cap // 2:] if two else ttf, _POW10)
+            n1, bad = _parse_chunk(data[:mid] if mid else data, two, signal, ttf, _POW10)
+            n2, bad2 = second.result() if second else (0, -1)
+            if bad < 0 and bad2 >= 0:
+                n1, bad = n1 + n2, mid + bad2
             if bad >= 0:
-                end = data.find(b"\n", bad)
-                text = data[bad:end if end >= 0 else None].decode("utf-8", "replace")
+                stop_at = work.find(b"\n", bad, end)
+                text = bytes(work[bad:stop_at if stop_at >= 0 else end]).decode("utf-8", "replace")
                 msg = diagnose(text, columns)
-                if eof and truncated and data.count(b"\n", bad) == 1:
+                if eof and truncated and stop_at == end - 1:
                     msg += " (the last line has no newline: the file looks truncated)"
-                raise CSVFormatError(path, line_no + rows + n + 1, msg)
-            if two and np.isnan(ttf[:n]).any():  # only reachable through exotic exponents
-                k = int(np.flatnonzero(np.isnan(ttf[:n]))[0])
+                raise CSVFormatError(path, line_no + rows + n1 + 1, msg)
+            sig = np.concatenate([signal[:n1], signal[cap // 2:cap // 2 + n2]])
+            tt = np.concatenate([ttf[:n1], ttf[cap // 2:cap // 2 + n2]]) if two else None
+            if two and np.isnan(tt).any():  # only reachable through exotic exponents
+                k = int(np.flatnonzero(np.isnan(tt))[0])
                 raise CSVFormatError(path, line_no + rows + k + 1, "time_to_failure is NaN")
-            pos += len(data)
-            yield Chunk(signal[:n].copy(), ttf[:n].copy() if two else None, line_no + rows + 1, pos)
-            rows += n
+            pos += end
+            yield Chunk(sig, tt, line_no + rows + 1, pos)
+            rows += len(sig)
+            work[:have - end] = work[end:have]
+            have -= end
         if rows == 0:
             raise CSVFormatError(path, None, "no data rows after the header")
     finally:
         stop.set()
-        while t.is_alive():  # unblock a reader waiting on a full queue
-            try:
-                q.get(timeout=0.05)
-            except queue.Empty:
-                pass
+        helper.shutdown(wait=True)
+        while t.is_alive():  # unblock a reader waiting for a free buffer
+            pool.put(bytearray(0))
+            t.join(timeout=0.05)
         stream.close()
+
+
+def _read_into(stream, buf: bytearray) -> int:
+    b = stream.read(len(buf))
+    buf[:len(b)] = b
+    return len(b)
