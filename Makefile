@@ -1,15 +1,19 @@
 # Two commands on a fresh clone:
 #   make report   create .venv if missing, install, prepare the data, execute the notebooks in order
-#   make test     create .venv if missing, run the whole test suite
+#   make test     create .venv if missing, run the unit tests and nbval over every notebook (quick profile)
 # Options: DATASET=synthetic (default) | quick | lanl (after `python -m quake_lib ingest train.csv`)
+#          PROFILE=default (default) | quick | full        SEED=0
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATASET ?= synthetic
+PROFILE ?= default
+SEED ?= 0
 PYTEST_ARGS ?=
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: report test venv data benchmarks clean-data
+.PHONY: report test venv data quick-baseline benchmarks clean-data
 
 venv: $(VENV)/.installed
 
@@ -22,9 +26,16 @@ data: venv
 	$(PY) -m quake_lib prepare $(DATASET)
 
 report: data
+	$(PY) -m quake_lib report --dataset $(DATASET) --profile $(PROFILE) --seed $(SEED)
 
+# Unit tests, then every notebook re-executed by nbval in the quick profile against the stored
+# outputs of tests/notebooks/ (cells marked NBVAL_CHECK_OUTPUT are compared).
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	QUAKE_QUICK=1 $(PY) -m pytest $(NBVAL) tests $(PYTEST_ARGS)
+
+# Re-record the quick-profile outputs nbval compares against (after changing a notebook).
+quick-baseline: venv
+	QUAKE_QUICK=1 $(PY) -m quake_lib report --profile quick --output-dir tests/notebooks --no-html
 
 benchmarks: venv
 	$(PY) benchmarks/ingest_speed.py

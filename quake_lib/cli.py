@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _ingest(args) -> None:
@@ -17,6 +18,15 @@ def _prepare(args) -> None:
     if args.kaggle_dir:
         from .synthetic import kaggle_layout
         kaggle_layout.write_kaggle_files(args.name, args.kaggle_dir)
+
+
+def _report(args) -> None:
+    from . import report
+    extra = report.parse_assignments(args.param)
+    out = Path(args.output_dir).resolve() if args.output_dir else None
+    html = None if args.no_html else (Path(args.html_dir).resolve() if args.html_dir else report.HTML_DIR)
+    report.run(args.dataset, args.profile, args.seed, only=args.only, output_dir=out, html_dir=html,
+               extra=extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kaggle-dir", help="synthetic presets: also write train.csv, test/, "
                    "sample_submission.csv and the hidden test labels here")
     s.set_defaults(func=_prepare)
+
+    s = sub.add_parser("report", help="execute the numbered notebooks in order with papermill")
+    s.add_argument("--dataset", default="synthetic", help="dataset name (default: synthetic)")
+    s.add_argument("--profile", default="default", help="quick, default or full (default: default)")
+    s.add_argument("--seed", type=int, default=0, help="seed for every notebook (default: 0)")
+    s.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks (number prefixes)")
+    s.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                   help="another notebook parameter (checked against the notebooks' parameters cells)")
+    s.add_argument("--output-dir", help="write executed notebooks here instead of over notebooks/")
+    s.add_argument("--html-dir", help="where to render HTML pages (default: reports/)")
+    s.add_argument("--no-html", action="store_true", help="do not render HTML pages")
+    s.set_defaults(func=_report)
     return p
 
 

@@ -1,0 +1,72 @@
+"""The papermill runner: parameter checks, injected parameters, clean metadata, HTML."""
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from quake_lib import report
+
+
+@pytest.fixture
+def tiny_notebook(tmp_path):
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = new_code_cell('dataset = "synthetic"\nprofile = "default"\nseed = 0')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [new_markdown_cell("# Tiny"), params, new_code_cell("print(dataset, profile, seed * 2)")]
+    path = tmp_path / "01_tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    return nb, "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_default_run_has_no_injected_cell_and_no_papermill_metadata(tiny_notebook, tmp_path):
+    dst = tmp_path / "out" / tiny_notebook.name
+    report.execute(tiny_notebook, dst, {"dataset": "synthetic", "profile": "default", "seed": 0},
+                   html_dir=tmp_path / "html")
+    nb, text = outputs(dst)
+    assert text == "synthetic default 0\n"
+    raw = json.loads(dst.read_text())
+    assert "papermill" not in raw["metadata"]
+    assert all("papermill" not in c["metadata"] and "execution" not in c["metadata"] for c in raw["cells"])
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    assert "synthetic default 0" in (tmp_path / "html" / "01_tiny.html").read_text()
+
+
+def test_changed_parameters_are_injected_once(tiny_notebook):
+    report.execute(tiny_notebook, tiny_notebook, {"dataset": "lanl", "seed": 3})
+    report.execute(tiny_notebook, tiny_notebook, {"dataset": "lanl", "seed": 4})  # rerun over itself
+    nb, text = outputs(tiny_notebook)
+    assert text == "lanl default 8\n"
+    assert sum("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1
+
+
+def test_misspelled_parameter_fails_before_running(tiny_notebook, tmp_path):
+    with pytest.raises(ValueError, match=r"01_tiny.ipynb has no parameter 'datset'; its parameters are: "
+                                         r"dataset, profile, seed"):
+        report.execute(tiny_notebook, tmp_path / "x.ipynb", {"datset": "lanl"})
+    assert not (tmp_path / "x.ipynb").exists()
+
+
+def test_failing_notebook_leaves_no_output(tiny_notebook, tmp_path):
+    nb = nbformat.read(tiny_notebook, as_version=4)
+    nb.cells.append(new_code_cell("raise RuntimeError('boom')"))
+    nbformat.write(nb, tiny_notebook)
+    dst = tmp_path / "out.ipynb"
+    with pytest.raises(Exception, match="boom"):
+        report.execute(tiny_notebook, dst, {})
+    assert not dst.exists() and not list(tmp_path.glob(".*running*"))
+
+
+def test_notebook_without_parameters_cell_is_refused(tmp_path):
+    nb = new_notebook()
+    nb.cells = [new_code_cell("x = 1")]
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
+        report.check_parameters(path, {})
