@@ -105,7 +105,9 @@ def failure_zoom(rec, cycle: int, before_s: float = 1.5, after_s: float = 0.3, n
 
 
 def correlations(features: pd.DataFrame, target) -> pd.DataFrame:
-    """Pearson and Spearman correlation of every feature column with the target, strongest first."""
+    """Pearson and Spearman correlation of every feature column with the target, strongest first.
+    Constant columns (e.g. a count that is always 0 on a small dataset) have none and are left out."""
+    features = features.loc[:, features.nunique() > 1]
     target = pd.Series(np.asarray(target), index=features.index)
     out = pd.DataFrame({"pearson": features.corrwith(target),
                         "spearman": features.corrwith(target, method="spearman")})

@@ -51,6 +51,7 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
     for name in ("lightning", "lightning.pytorch", "pytorch_lightning", "numba", "papermill"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
