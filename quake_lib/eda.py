@@ -35,6 +35,13 @@ def envelope(x: np.ndarray, n_bins: int, start: int = 0, stop: int | None = None
     return start + np.arange(len(lo)) * size, lo, hi
 
 
+def _symlog(ax) -> None:
+    """Background (tens of counts) and bursts (thousands) on one readable axis."""
+    ax.set_yscale("symlog", linthresh=100, linscale=0.5)
+    ax.set_yticks([-1000, -100, 0, 100, 1000])
+    ax.set_yticklabels(["-1000", "-100", "0", "100", "1000"])
+
+
 def cycle_summary(rec, length: int = 150_000) -> pd.DataFrame:
     """The cycle table with sizes in words a reader needs: rows, label seconds, windows that fit."""
     c = rec.cycles.copy()
@@ -51,7 +58,7 @@ def overview_figure(rec, n_bins: int = 4000):
     scale = 1e6
     a1.fill_between(idx / scale, lo, hi, step="post", lw=0, color="tab:blue")
     a1.set_ylabel("acoustic_data (counts)")
-    a1.set_yscale("symlog", linthresh=50)
+    _symlog(a1)
     step = max(1, len(rec) // (4 * n_bins))
     rows = np.arange(0, len(rec), step)
     a2.plot(rows / scale, np.asarray(rec.ttf[::step]), color="tab:red", lw=1)
@@ -90,7 +97,7 @@ def failure_zoom(rec, cycle: int, before_s: float = 1.5, after_s: float = 0.3, n
     idx, lo, hi = envelope(x, n_bins)
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 4.5), sharex=True)
     a1.fill_between(time[idx], lo, hi, step="post", lw=0)
-    a1.set_yscale("symlog", linthresh=50)
+    _symlog(a1)
     a1.axvline(time[burst], color="tab:orange", lw=1, label=f"largest burst: ttf = {facts['burst_ttf_s']} s")
     a1.legend(loc="upper left")
     a1.set_ylabel("acoustic_data")
@@ -145,3 +152,16 @@ def percentile_ranks(train: pd.DataFrame, test: pd.DataFrame, columns) -> pd.Dat
     """Where each test segment's statistic falls in the training windows' distribution (0-100)."""
     out = {c: [float((train[c].to_numpy() < v).mean() * 100) for v in test[c]] for c in columns}
     return pd.DataFrame(out, index=test.index).round(1)
+
+
+def target_figure(target):
+    """Histogram of the targets with the median (the constant baseline's answer) marked."""
+    import matplotlib.pyplot as plt
+    y = np.asarray(target)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.hist(y, bins=40, color="tab:red", alpha=0.7)
+    ax.axvline(np.median(y), color="k", ls="--", label=f"median {np.median(y):.2f} s")
+    ax.set_xlabel("time_to_failure (s)")
+    ax.set_ylabel("windows")
+    ax.legend()
+    return fig
