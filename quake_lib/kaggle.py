@@ -20,6 +20,22 @@ _FORMAT_ROWS = 1 << 20
 
 
 @numba.njit(cache=True)
+def _write_uint(v, out, p, digits):  # pragma: no cover - compiled
+    """Write the decimal digits of ``v >= 0`` at ``out[p:]``; return the new position."""
+    k = 0
+    while True:
+        digits[k] = 48 + v % 10
+        v //= 10
+        k += 1
+        if v == 0:
+            break
+    for j in range(k - 1, -1, -1):
+        out[p] = digits[j]
+        p += 1
+    return p
+
+
+@numba.njit(cache=True)
 def _format_rows(signal, ttf, out):  # pragma: no cover - compiled
     """Write ``signal[i],ttf[i]\\n`` rows (ttf rounded to 10 decimals, trailing zeros dropped) into
     ``out``; with an empty ``ttf`` write ``signal[i]\\n``. Return the number of bytes written."""
@@ -31,16 +47,7 @@ def _format_rows(signal, ttf, out):  # pragma: no cover - compiled
             out[p] = 45
             p += 1
             v = -v
-        k = 0
-        while True:
-            digits[k] = 48 + v % 10
-            v //= 10
-            k += 1
-            if v == 0:
-                break
-        for j in range(k - 1, -1, -1):
-            out[p] = digits[j]
-            p += 1
+        p = _write_uint(v, out, p, digits)
         if len(ttf) > 0:
             out[p] = 44
             p += 1
@@ -52,16 +59,7 @@ def _format_rows(signal, ttf, out):  # pragma: no cover - compiled
             m = np.int64(x * 1e10 + 0.5)
             whole = m // 10_000_000_000
             frac = m % 10_000_000_000
-            k = 0
-            while True:
-                digits[k] = 48 + whole % 10
-                whole //= 10
-                k += 1
-                if whole == 0:
-                    break
-            for j in range(k - 1, -1, -1):
-                out[p] = digits[j]
-                p += 1
+            p = _write_uint(whole, out, p, digits)
             out[p] = 46
             p += 1
             nd = 10
