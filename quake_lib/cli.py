@@ -29,6 +29,27 @@ def _report(args) -> None:
                extra=extra)
 
 
+def _train(args) -> None:
+    from . import baselines, evaluation
+    if args.approach in baselines.BASELINES:
+        oof = baselines.run(args.dataset, args.approach, seed=args.seed, n_folds=args.folds)
+        print(evaluation.mae_table(oof).round(3).to_string())
+        return
+    from .train import fit
+    overrides = {} if args.devices is None else {"devices": args.devices}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    for head in args.head:
+        spec = head
+        if head == "binned" and args.label_sigma:
+            from .train import BinnedHead
+            spec = lambda: BinnedHead(label_sigma=args.label_sigma)  # noqa: E731
+        res = fit.run(args.dataset, model=args.approach, head=spec, profile=args.profile, seed=args.seed,
+                      n_folds=args.folds, approach=args.name and f"{args.name}_{head}", **overrides)
+        print(res.mae_table().round(3).to_string())
+        print(f"{res.approach}: {res.seconds:.1f} s for {len(res.fold_seconds)} folds")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m quake_lib", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -59,6 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--html-dir", help="where to render HTML pages (default: reports/)")
     s.add_argument("--no-html", action="store_true", help="do not render HTML pages")
     s.set_defaults(func=_report)
+
+    s = sub.add_parser("train", help="cross-validate an approach on the fixed leave-cycles-out folds; "
+                       "write its OOF predictions (and per-epoch metrics) to data/DATASET/results/")
+    s.add_argument("--approach", default="wave_cnn",
+                   help="a registered model (default: wave_cnn) or a baseline: constant, lightgbm")
+    s.add_argument("--dataset", default="synthetic", help="dataset name (default: synthetic)")
+    s.add_argument("--profile", default="default", help="quick, default or full (default: default)")
+    s.add_argument("--head", nargs="+", default=["binned"], choices=["regression", "binned"],
+                   help="target head(s), one run each (default: binned)")
+    s.add_argument("--seed", type=int, default=0, help="training seed (folds are fixed; default: 0)")
+    s.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
+    s.add_argument("--devices", type=int, help="GPUs to use (several: DDP); ignored on CPU")
+    s.add_argument("--epochs", type=int, help="override the profile's number of epochs")
+    s.add_argument("--label-sigma", type=float, default=0.0,
+                   help="binned head: soft targets, a Gaussian of this sd in seconds (default: 0, hard)")
+    s.add_argument("--name", help="results name prefix (default: the approach; the head is appended)")
+    s.set_defaults(func=_train)
     return p
 
 

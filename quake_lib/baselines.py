@@ -1,0 +1,129 @@
+"""The two baselines every approach is measured against, on the folds of :mod:`quake_lib.evaluation`.
+
+- ``constant``: the median target of the training folds' windows (the MAE-optimal constant).
+- ``lightgbm``: the Kaggle-style feature table (:mod:`quake_lib.features_extra`) and LightGBM with
+  an MAE-type objective (``l1``, or ``huber``), fitted on the training cycles of each fold. The
+  training windows may lie on a denser grid than the evaluation grid (``train_stride``): overlapping
+  windows are extra, correlated samples of the same cycles, never windows of a held-out cycle.
+
+Both return OOF frames in the common format and can save them (``save=True``).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import evaluation
+from .features_extra import kaggle_features
+from .folds import Fold
+from .recording import Recording, Windows
+
+
+def constant_cv(rec: Recording, folds: list[Fold], windows: Windows | None = None,
+                approach: str = "constant", save: bool = True) -> pd.DataFrame:
+    """Predict, for each held-out cycle, the median target of the training cycles' windows."""
+    windows = evaluation.eval_windows(rec) if windows is None else windows
+    evaluation.check_folds(folds, windows)
+    parts = []
+    for f in folds:
+        train, test = f.split(windows)
+        value = float(np.median(train.targets))
+        parts.append(evaluation.oof_frame(approach, f.index, test, np.full(len(test), value)))
+    oof = pd.concat(parts, ignore_index=True)
+    if save:
+        evaluation.save_oof(oof, rec.name)
+    return oof
+
+
+@dataclass(frozen=True)
+class LgbmConfig:
+    """LightGBM settings: small trees, strong subsampling (a few hundred correlated windows)."""
+
+    objective: str = "l1"          # 'l1' (MAE) or 'huber'
+    n_estimators: int = 600
+    learning_rate: float = 0.02
+    num_leaves: int = 15
+    min_child_samples: int = 20
+    subsample: float = 0.8
+    subsample_freq: int = 1
+    colsample_bytree: float = 0.5
+    reg_lambda: float = 1.0
+    huber_alpha: float = 1.0       # 'huber' only: where the loss turns from squared to linear
+    train_stride: int = 50_000     # grid of the training windows (evaluation stays on EVAL_STRIDE)
+    n_jobs: int = 2
+    extra: dict = field(default_factory=dict)  # any other LGBMRegressor argument
+
+    def regressor(self, seed: int):
+        import lightgbm as lgb
+
+        if self.objective not in ("l1", "huber"):
+            raise ValueError(f"objective must be 'l1' or 'huber' (got {self.objective!r})")
+        params = {k: v for k, v in asdict(self).items() if k not in ("train_stride", "extra", "huber_alpha")}
+        if self.objective == "huber":
+            params["alpha"] = self.huber_alpha
+        # deterministic=True + force_row_wise: the same seed gives the same trees on any machine
+        return lgb.LGBMRegressor(**params, **self.extra, random_state=seed, deterministic=True,
+                                 force_row_wise=True, verbose=-1)
+
+
+@dataclass
+class LgbmResult:
+    oof: pd.DataFrame          # the OOF frame (common format)
+    importance: pd.DataFrame   # gain importance per feature and fold (long format)
+    features: pd.DataFrame     # feature table of the evaluation windows
+
+
+def lightgbm_cv(rec: Recording, folds: list[Fold], config: LgbmConfig | None = None, seed: int = 0,
+                windows: Windows | None = None, approach: str = "lightgbm", save: bool = True,
+                progress: bool = False) -> LgbmResult:
+    """Fit LightGBM on the Kaggle feature set of each fold's training cycles, predict the held-out."""
+    config = LgbmConfig() if config is None else config
+    windows = evaluation.eval_windows(rec) if windows is None else windows
+    evaluation.check_folds(folds, windows)
+    x_eval = kaggle_features(rec, windows, progress=progress)
+    if config.train_stride == evaluation.EVAL_STRIDE and windows.length == evaluation.WINDOW:
+        train_windows, x_train = windows, x_eval
+    else:
+        train_windows = rec.windows(length=windows.length, stride=config.train_stride)
+        x_train = kaggle_features(rec, train_windows, progress=progress)
+    parts, imps = [], []
+    for f in folds:
+        tr, _ = f.masks(train_windows)
+        _, te = f.masks(windows)
+        if not tr.any():
+            raise ValueError(f"fold {f.index}: no training window on the train_stride grid")
+        model = config.regressor(seed).fit(x_train[tr], train_windows.targets[tr])
+        pred = model.predict(x_eval[te])
+        parts.append(evaluation.oof_frame(approach, f.index, windows.subset(te), pred))
+        imps.append(pd.DataFrame({"fold": f.index, "feature": x_train.columns,
+                                  "gain": model.booster_.feature_importance("gain")}))
+    oof = pd.concat(parts, ignore_index=True)
+    if save:
+        evaluation.save_oof(oof, rec.name)
+    return LgbmResult(oof, pd.concat(imps, ignore_index=True), x_eval)
+
+
+def top_features(importance: pd.DataFrame, k: int = 15) -> pd.DataFrame:
+    """Mean share of total gain per feature across folds, the ``k`` largest."""
+    share = importance.assign(share=importance["gain"] / importance.groupby("fold")["gain"].transform("sum"))
+    return (share.groupby("feature")["share"].agg(["mean", "std"]).sort_values("mean", ascending=False)
+            .head(k))
+
+
+BASELINES = ("constant", "lightgbm")
+
+
+def run(dataset: str, name: str, seed: int = 0, n_folds: int = evaluation.N_FOLDS) -> pd.DataFrame:
+    """Prepare ``dataset``, run baseline ``name`` on the fixed folds, save and return its OOF frame
+    (what ``python -m quake_lib train --approach constant|lightgbm`` runs)."""
+    from . import datasets
+
+    if name not in BASELINES:
+        raise ValueError(f"baseline {name!r} is not known; expected one of: {', '.join(BASELINES)}")
+    rec = datasets.prepare(dataset)
+    folds = evaluation.make_folds(rec, n_folds=n_folds)
+    if name == "constant":
+        return constant_cv(rec, folds)
+    return lightgbm_cv(rec, folds, seed=seed).oof

@@ -1,0 +1,248 @@
+"""Cross-validated training: one Lightning run per fold, OOF predictions in the common format.
+
+>>> res = cross_validate(rec, models.factory("wave_cnn"), "binned", profile="default", seed=0)  # doctest: +SKIP
+>>> res.oof, res.metrics, res.mae_table()                                                        # doctest: +SKIP
+
+The same code runs on CPU (float32), one GPU (bf16 autocast) and several GPUs (DDP; in a notebook
+the fork-based ``ddp_notebook``). Every fold is seeded from (seed, fold), trains for a fixed number of
+epochs and is scored by its last epoch: the held-out metrics logged per epoch are diagnostics (the
+learning curves the notebooks plot), never used to pick an epoch, which would leak the test cycles.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import evaluation, paths, profiles
+from ..folds import Fold
+from ..recording import Recording, Windows
+from .augment import Augment
+from .data import DataConfig, QuakeDataModule
+from .heads import make_head
+from .metrics import EpochTimer, read_metrics
+from .module import QuakeModule
+from .predict import predict_windows, recalibrate_batchnorm, save_checkpoint
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 8
+    windows_per_epoch: int = 320
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    augment: Augment = field(default_factory=Augment)
+    gradient_clip: float = 1.0
+    accelerator: str = "auto"           # 'cpu', 'gpu', 'auto'
+    devices: int | str = 1              # >1 GPUs: DDP
+    strategy: str = "auto"              # 'auto' picks ddp / ddp_notebook for several devices
+    precision: str | None = None        # None: 'bf16-mixed' on CUDA, '32-true' on CPU
+    num_workers: int = 0
+    threads: int | None = None          # torch.set_num_threads on CPU (None: leave it)
+    validate_every: int = 1             # held-out diagnostics every n epochs (0: never)
+    bn_windows: int = 256               # training windows for the final BatchNorm recalibration (0: off)
+    save_checkpoints: bool = True
+
+    @classmethod
+    def from_profile(cls, profile: str | profiles.Profile, **overrides) -> "TrainConfig":
+        prof = profiles.get(profile) if isinstance(profile, str) else profile
+        base = cls(epochs=prof.epochs, windows_per_epoch=prof.windows_per_epoch,
+                   batch_size=prof.batch_size, lr=prof.lr)
+        return replace(base, **overrides)
+
+    def data_config(self, length: int) -> DataConfig:
+        """Training windows as long as the evaluation windows (``length`` samples)."""
+        return DataConfig(length=length, windows_per_epoch=self.windows_per_epoch, batch_size=self.batch_size,
+                          eval_batch_size=self.eval_batch_size, num_workers=self.num_workers)
+
+
+def _in_notebook() -> bool:
+    return "ipykernel" in sys.modules
+
+
+def trainer_kwargs(cfg: TrainConfig) -> dict:
+    """Accelerator, devices, strategy and precision for this machine and config."""
+    cuda = torch.cuda.is_available() and cfg.accelerator in ("auto", "gpu", "cuda")
+    precision = cfg.precision or ("bf16-mixed" if cuda and torch.cuda.is_bf16_supported() else "32-true")
+    strategy = cfg.strategy
+    several = cuda and (cfg.devices == -1 or (isinstance(cfg.devices, int) and cfg.devices > 1))
+    if strategy == "auto" and several:
+        strategy = "ddp_notebook" if _in_notebook() else "ddp"
+    accelerator = "gpu" if cuda else ("cpu" if cfg.accelerator == "auto" else cfg.accelerator)
+    devices = cfg.devices if cuda else 1
+    return {"accelerator": accelerator, "devices": devices, "strategy": strategy, "precision": precision}
+
+
+def make_trainer(cfg: TrainConfig, log_dir: Path | None, name: str = "run", version: str = "0",
+                 max_epochs: int | None = None) -> L.Trainer:
+    logger = False
+    if log_dir is not None:
+        from lightning.pytorch.loggers import CSVLogger
+        shutil.rmtree(Path(log_dir) / name / version, ignore_errors=True)  # a rerun starts clean
+        logger = CSVLogger(save_dir=str(log_dir), name=name, version=version)
+    return L.Trainer(
+        max_epochs=cfg.epochs if max_epochs is None else max_epochs, logger=logger,
+        callbacks=[EpochTimer(cfg.windows_per_epoch)], enable_checkpointing=False,
+        enable_progress_bar=sys.stdout.isatty(), enable_model_summary=False,
+        num_sanity_val_steps=0, reload_dataloaders_every_n_epochs=1, log_every_n_steps=1,
+        check_val_every_n_epoch=max(cfg.validate_every, 1),
+        limit_val_batches=1.0 if cfg.validate_every > 0 else 0, gradient_clip_val=cfg.gradient_clip,
+        deterministic="warn", use_distributed_sampler=True, **trainer_kwargs(cfg))
+
+
+def quiet_lightning() -> None:
+    """Lightning's INFO banners (GPU available..., TPU...) and its loader-worker hints are noise
+    in notebooks and logs; errors and real warnings still show."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (".*does not have many workers.*", ".*Experiment logs directory.*",
+                    ".*is smaller than the logging interval.*", ".*exists and is not empty.*",
+                    ".*treespec, LeafSpec.*"):  # torch's pytree deprecation inside Lightning
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def _fresh_head(head):
+    if isinstance(head, str):
+        return make_head(head)
+    if isinstance(head, torch.nn.Module):
+        import copy
+        return copy.deepcopy(head)
+    return head()  # a factory
+
+
+@dataclass
+class FoldRun:
+    module: QuakeModule
+    oof: pd.DataFrame
+    metrics: pd.DataFrame
+    seconds: float
+    checkpoint: Path | None
+
+
+def fit_fold(rec: Recording, fold: Fold, model_factory, head, cfg: TrainConfig, seed: int,
+             approach: str, eval_windows: Windows, out_dir: Path | None) -> FoldRun:
+    """Train on ``fold``'s training cycles, predict its held-out windows."""
+    t0 = time.perf_counter()
+    fold_seed = int(np.random.SeedSequence([seed, fold.index]).generate_state(1)[0])
+    L.seed_everything(fold_seed, workers=True, verbose=False)
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows,
+                         out_dir, t0)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows, out_dir, t0):
+    _, test = fold.split(eval_windows)
+    dm = QuakeDataModule(rec, fold.train_cycles, test, cfg.data_config(eval_windows.length), seed=fold_seed)
+    head_ = _fresh_head(head)
+    head_.fit_targets(dm.train_targets())
+    module = QuakeModule(model_factory(head_.n_outputs), head_, scale=dm.scale, lr=cfg.lr,
+                         weight_decay=cfg.weight_decay, augment=cfg.augment)
+    # without an output folder the CSV log still exists, in a temporary folder, for the metrics table
+    tmp = tempfile.TemporaryDirectory(prefix="quake-logs-") if out_dir is None else None
+    log_dir = Path(tmp.name) if tmp is not None else out_dir / "logs"
+    trainer = make_trainer(cfg, log_dir, name=approach, version=f"fold_{fold.index}")
+    trainer.fit(module, datamodule=dm)
+    if cfg.bn_windows > 0:
+        recalibrate_batchnorm(module, rec, dm.bn_windows(cfg.bn_windows), cfg.batch_size)
+    metrics = read_metrics(trainer.logger.log_dir)
+    if tmp is not None:
+        tmp.cleanup()
+    reads = predict_windows(module, rec, test, cfg.eval_batch_size)
+    main = reads[head_.default_readout]
+    extra = {k: v for k, v in reads.items() if k != head_.default_readout} if len(reads) > 1 else {}
+    if extra:
+        extra[head_.default_readout] = main
+    oof = evaluation.oof_frame(approach, fold.index, test, main, **extra)
+    metrics.insert(0, "fold", fold.index)
+    metrics.insert(0, "approach", approach)
+    ckpt = None
+    if cfg.save_checkpoints and out_dir is not None and trainer.is_global_zero:
+        meta = {"approach": approach, "fold": fold.index, "seed": seed, "head": head_.name,
+                "model": getattr(model_factory, "model_name", type(module.body).__name__)}
+        ckpt = save_checkpoint(module, out_dir / "checkpoints" / approach / f"fold_{fold.index}.pt", meta)
+    return FoldRun(module, oof, metrics, time.perf_counter() - t0, ckpt)
+
+
+@dataclass
+class CVResult:
+    approach: str
+    oof: pd.DataFrame       # OOF predictions, common format (+ prediction_<readout> columns)
+    metrics: pd.DataFrame   # per fold and epoch: losses, MAEs, seconds, windows/s
+    fold_seconds: list[float]
+    checkpoints: list
+
+    def mae_table(self, readouts: bool = True) -> pd.DataFrame:
+        return evaluation.mae_table(self.oof, readouts=readouts)
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(self.fold_seconds))
+
+
+def cross_validate(recording: Recording, model_factory, head="binned", folds: list[Fold] | None = None,
+                   profile: str | profiles.Profile = "default", seed: int = 0, approach: str | None = None,
+                   eval_windows: Windows | None = None, save: bool = True, config: TrainConfig | None = None,
+                   verbose: bool = True, **overrides) -> CVResult:
+    """Train ``model_factory(head.n_outputs)`` on each fold (fixed folds: :func:`evaluation.make_folds`
+    unless given), predict the held-out cycles, and (``save``) write ``oof_<approach>.csv`` and
+    ``metrics_<approach>.csv`` under ``data/<dataset>/results/``. ``overrides`` change fields of the
+    :class:`TrainConfig` built from ``profile`` (e.g. ``epochs=3``)."""
+    quiet_lightning()
+    cfg = config if config is not None else TrainConfig.from_profile(profile, **overrides)
+    eval_windows = evaluation.eval_windows(recording) if eval_windows is None else eval_windows
+    folds = evaluation.make_folds(recording, windows=eval_windows) if folds is None else folds
+    evaluation.check_folds(folds, eval_windows)
+    head_name = head if isinstance(head, str) else _fresh_head(head).name
+    model_name = getattr(model_factory, "model_name", "model")
+    approach = evaluation.check_approach(approach or f"{model_name}_{head_name}")
+    out_dir = paths.results_dir(recording.name) if save else None
+    runs = []
+    for fold in folds:
+        run = fit_fold(recording, fold, model_factory, head, cfg, seed, approach, eval_windows, out_dir)
+        runs.append(run)
+        if verbose:
+            mae = (run.oof["prediction"] - run.oof["target"]).abs().mean()
+            print(f"{approach} fold {fold.index}: MAE {mae:.3f} on {len(run.oof)} windows, "
+                  f"{run.seconds:.1f} s", flush=True)
+    res = CVResult(approach, pd.concat([r.oof for r in runs], ignore_index=True),
+                   pd.concat([r.metrics for r in runs], ignore_index=True),
+                   [r.seconds for r in runs], [r.checkpoint for r in runs])
+    if save and _is_rank_zero():
+        evaluation.save_oof(res.oof, recording.name)
+        evaluation.save_metrics(res.metrics, recording.name, approach)
+    return res
+
+
+def _is_rank_zero() -> bool:
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def run(dataset: str, model: str = "wave_cnn", head="binned", profile: str = "default",
+        seed: int = 0, n_folds: int = evaluation.N_FOLDS, approach: str | None = None,
+        **overrides) -> CVResult:
+    """Prepare ``dataset``, cross-validate the registered body ``model`` with ``head`` on the fixed
+    folds and save its OOF predictions and metrics (what ``python -m quake_lib train`` runs)."""
+    from .. import datasets, models
+
+    rec = datasets.prepare(dataset)
+    folds = evaluation.make_folds(rec, n_folds=n_folds)
+    return cross_validate(rec, models.factory(model), head, folds, profile=profile, seed=seed,
+                          approach=approach, **overrides)

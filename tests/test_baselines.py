@@ -1,0 +1,78 @@
+"""Baselines: constant median of the training folds, Kaggle features + LightGBM; feature groups."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from quake_lib import baselines, evaluation as ev
+from quake_lib import features, features_extra as fx
+
+from tiny_data import LENGTH, loud_recording
+
+
+@pytest.fixture
+def rec(data_dir):
+    return loud_recording(data_dir / "tiny")
+
+
+@pytest.fixture
+def windows(rec):
+    return ev.eval_windows(rec, stride=LENGTH, length=LENGTH)
+
+
+@pytest.fixture
+def folds(rec, windows):
+    return ev.make_folds(rec, n_folds=3, windows=windows)
+
+
+def test_constant_is_the_training_median(rec, windows, folds):
+    oof = baselines.constant_cv(rec, folds, windows=windows)
+    for f in folds:
+        train, test = f.split(windows)
+        got = oof.loc[oof.fold == f.index, "prediction"].to_numpy()
+        assert np.allclose(got, np.median(train.targets))
+        assert len(got) == len(test)
+    assert (ev.oof_path(rec.name, "constant")).exists()
+
+
+def test_lightgbm_beats_constant_and_is_deterministic(rec, windows, folds):
+    cfg = baselines.LgbmConfig(n_estimators=60, learning_rate=0.1, min_child_samples=5,
+                               train_stride=LENGTH // 2, n_jobs=1)
+    a = baselines.lightgbm_cv(rec, folds, cfg, seed=0, windows=windows, save=False)
+    b = baselines.lightgbm_cv(rec, folds, cfg, seed=0, windows=windows, save=False)
+    assert np.array_equal(a.oof["prediction"], b.oof["prediction"])
+    const = baselines.constant_cv(rec, folds, windows=windows, save=False)
+    table = ev.mae_table(pd.concat([a.oof, const]))
+    assert table.loc["lightgbm", "mean"] < 0.7 * table.loc["constant", "mean"]
+    assert "mean" not in a.features.columns  # the drifting location is left out
+    assert not baselines.top_features(a.importance, k=5).empty
+
+
+def test_lightgbm_rejects_unknown_objective(rec, windows, folds):
+    with pytest.raises(ValueError, match="objective"):
+        baselines.lightgbm_cv(rec, folds, baselines.LgbmConfig(objective="l2"), windows=windows, save=False)
+
+
+def test_rolling_std_percentiles_match_pandas():
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((1, 20_000)) * np.linspace(1, 30, 20_000)).astype(np.int16)
+    got = fx.rolling_std_features(x)
+    xc = pd.Series(x[0].astype(float) - np.median(x[0]))
+    for w in (100, 1000):
+        ref = np.percentile(xc.rolling(w).std(ddof=0).dropna(), [10, 50, 90])
+        mine = [got[f"roll{w}_std_p{p:02d}"][0] for p in (10, 50, 90)]
+        assert np.allclose(mine, ref, rtol=0.05)
+
+
+def test_spectral_band_of_a_sine():
+    t = np.arange(LENGTH) / fx.SAMPLE_RATE_HZ
+    x = np.round(100 * np.sin(2 * np.pi * 260e3 * t))[None, :].astype(np.int16)
+    bands = {k: v[0] for k, v in fx.spectral_features(x).items() if k.startswith("band_")}
+    assert max(bands, key=bands.get) == "band_250_300k"
+
+
+def test_kaggle_feature_set_is_registered_and_finite(rec, windows):
+    assert {"rolling_std", "spectral", "mfcc"} <= set(features.GROUPS)
+    df = fx.kaggle_features(rec, windows.subset(slice(0, 5)))
+    assert len(df) == 5 and np.isfinite(df.to_numpy()).all()
+    assert df.shape[1] > 80
+    assert not set(fx.DROP_COLUMNS) & set(df.columns)

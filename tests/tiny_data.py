@@ -1,0 +1,28 @@
+"""Tiny recordings for the evaluation / baseline / training tests (seconds, not minutes)."""
+from __future__ import annotations
+
+import numpy as np
+
+from quake_lib import store
+from quake_lib.models import WaveNetConfig
+from quake_lib.recording import Recording
+
+LENGTH = 4096  # window length of the tiny tests (long enough for every Kaggle feature group)
+
+# A WaveNet small enough to train in a second or two on 4,096-sample windows.
+TINY_NET = WaveNetConfig(decimate=2, lowpass_taps=15, stem_channels=8, stem_kernel=8, stem_stride=4,
+                         channels=8, dilations=(1, 2), skip_channels=8, energy_window=8, hidden=16,
+                         dropout=0.0)
+
+
+def loud_recording(directory, n_cycles: int = 7, cycle_len: int = 24_576, seed: int = 0,
+                   rows_per_second: float = 4096.0) -> Recording:
+    """Gaussian noise whose sd grows tenfold as time_to_failure falls: trivially learnable."""
+    rng = np.random.default_rng(seed)
+    ttf = np.concatenate([(np.arange(cycle_len, 0, -1) - 1) / rows_per_second + 1e-3
+                          for _ in range(n_cycles)]).astype(np.float32)
+    top = cycle_len / rows_per_second
+    sd = 2.0 + 18.0 * (1.0 - ttf / top)
+    signal = np.round(4.5 + sd * rng.standard_normal(len(ttf))).astype(np.int16)
+    store.write_recording(directory, signal, ttf, {"source": {"kind": "test"}})
+    return Recording(directory)
