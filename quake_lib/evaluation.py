@@ -156,17 +156,22 @@ def load_all(dataset: str, approaches=None) -> pd.DataFrame:
 
 
 def expand_readouts(df: pd.DataFrame) -> pd.DataFrame:
-    """One set of rows per readout: approach ``a`` with a ``prediction_median`` column gives rows
-    of approach ``a[median]`` whose prediction is that readout (the main rows are kept)."""
-    parts = [df[list(OOF_COLUMNS)]]
+    """One set of rows per readout: approach ``a`` with a ``prediction_expectation`` column gives rows
+    of approach ``a[expectation]`` whose prediction is that readout. The readout that fills
+    ``prediction`` itself (e.g. ``median`` for a binned head) is not repeated: the main rows are
+    renamed ``a[median]`` instead, so every row of the table names its readout once."""
+    main = df[list(OOF_COLUMNS)].copy()
+    parts = []
     for col in [c for c in df.columns if c.startswith(READOUT_PREFIX)]:
-        part = df[df[col].notna()]
-        if part.empty:
-            continue
-        part = part[list(OOF_COLUMNS)].assign(prediction=part[col])
-        part["approach"] = part["approach"] + f"[{col[len(READOUT_PREFIX):]}]"
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+        name = col[len(READOUT_PREFIX):]
+        for approach, part in df[df[col].notna()].groupby("approach", sort=False):
+            if np.allclose(part[col], part["prediction"]):
+                main.loc[part.index, "approach"] = f"{approach}[{name}]"
+                continue
+            extra = part[list(OOF_COLUMNS)].assign(prediction=part[col])
+            extra["approach"] = f"{approach}[{name}]"
+            parts.append(extra)
+    return pd.concat([main, *parts], ignore_index=True)
 
 
 def fold_mae(df: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,8 @@ class Profile:
     stft_windows: int = 120          # windows used to compare STFT settings
     envelope_bins: int = 4_000       # min/max bins for whole-recording plots
     # Neural training (quake_lib.train). One fold's run costs epochs x windows_per_epoch windows
-    # forward + backward: the default fits 5 folds x 2 heads of approach 1 in ~6 min on 2 CPU cores.
+    # forward + backward. Measured on 2 CPU cores, idle: approach 1 (wave_cnn) takes ~22-27 s per
+    # fold, so 5 folds x 2 heads ~4-4.5 min; the quick profile ~9 s per head on the quick dataset.
     epochs: int = 8                  # passes, each over freshly drawn random training windows
     windows_per_epoch: int = 320     # random training windows drawn per epoch
     batch_size: int = 32

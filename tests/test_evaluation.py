@@ -79,6 +79,10 @@ def test_mae_table_per_fold_mean_std_pooled(rec, windows, data_dir):
     assert t.loc["plus_one", "std"] == pytest.approx(0.0, abs=1e-9)
     assert t.loc["binned_like[argmax]", "pooled"] == pytest.approx(2.0)
     assert t.loc["binned_like", "ratio"] == pytest.approx(0.5)
+    # a readout equal to the main prediction names the main rows instead of repeating them
+    df2 = _oof(windows, folds, "binned_like", 0.5, median=0.5, argmax=-2.0)
+    t2 = ev.mae_table(df2)
+    assert sorted(t2.index) == ["binned_like[argmax]", "binned_like[median]"]
     assert {"fold_0", "fold_1", "fold_2", "mean", "std", "pooled", "n"} <= set(t.columns)
     assert list(t.index) == sorted(t.index, key=lambda a: t.loc[a, "mean"])
 
@@ -90,3 +94,12 @@ def test_bad_inputs_name_the_parameter(rec, windows):
         ev.oof_frame("ok", 0, windows, np.zeros(len(windows) + 1))
     with pytest.raises(FileNotFoundError, match="no OOF"):
         ev.load_all("nothing_here")
+
+
+def test_spread_table_flags_a_constant(rec, windows):
+    folds = ev.make_folds(rec, n_folds=3, windows=windows)
+    good = _oof(windows, folds, "good", 0.1)
+    const = good.assign(approach="flat", prediction=1.0)
+    t = ev.spread_table(pd.concat([good, const]))
+    assert t.loc["flat", "sd_ratio"] == 0.0
+    assert t.loc["good", "sd_ratio"] == pytest.approx(1.0) and t.loc["good", "corr"] > 0.99

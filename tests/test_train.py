@@ -173,3 +173,10 @@ def test_train_config_from_profiles():
     default = TrainConfig.from_profile("default", epochs=3)
     assert quick.epochs * quick.windows_per_epoch < default.windows_per_epoch * 3
     assert default.epochs == 3
+
+
+def test_cli_train_arguments():
+    from quake_lib.cli import build_parser
+    args = build_parser().parse_args(["train", "--head", "regression", "binned", "--folds", "3"])
+    assert args.approach == "wave_cnn" and args.head == ["regression", "binned"] and args.folds == 3
+    assert args.func.__name__ == "_train"

@@ -5,10 +5,13 @@ carries no information about the held-out cycles.
 """
 from __future__ import annotations
 
+import functools
+import sys
 from dataclasses import dataclass, replace
 
 import lightning as L
 import pandas as pd
+import torch
 
 from .. import evaluation, profiles
 from ..folds import Fold
@@ -34,7 +37,7 @@ def lr_find(recording: Recording, model_factory, head="binned", fold: Fold | Non
             **overrides) -> LrFindResult:
     """Run the LR range test for ``num_training`` steps on ``fold`` (default: fold 0 of the fixed
     folds); ``windows`` (default: the evaluation grid) sets the folds and the window length."""
-    from lightning.pytorch.tuner import Tuner
+    from lightning.pytorch.tuner import Tuner, lr_finder
 
     if num_training < 2:
         raise ValueError(f"num_training must be at least 2 (got {num_training})")
@@ -53,7 +56,17 @@ def lr_find(recording: Recording, model_factory, head="binned", fold: Fold | Non
     module = QuakeModule(model_factory(head_.n_outputs), head_, scale=dm.scale, lr=cfg.lr,
                          weight_decay=cfg.weight_decay, augment=cfg.augment)
     trainer = make_trainer(cfg, None, max_epochs=1)
-    finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=min_lr, max_lr=max_lr,
-                                    num_training=num_training, update_attr=False)
+    # Lightning's range test always draws its own tqdm bar; off when not at a terminal (papermill)
+    original, threads = lr_finder.tqdm, torch.get_num_threads()
+    if not sys.stdout.isatty():
+        lr_finder.tqdm = functools.partial(original, disable=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=min_lr, max_lr=max_lr,
+                                        num_training=num_training, update_attr=False)
+    finally:
+        lr_finder.tqdm = original
+        torch.set_num_threads(threads)
     table = pd.DataFrame(finder.results)
     return LrFindResult(finder.suggestion(), table)
