@@ -6,17 +6,7 @@ import pytest
 from quake_lib import evaluation as ev
 from quake_lib import paths
 
-from tiny_data import LENGTH, loud_recording
-
-
-@pytest.fixture
-def rec(data_dir):
-    return loud_recording(data_dir / "tiny")
-
-
-@pytest.fixture
-def windows(rec):
-    return ev.eval_windows(rec, stride=LENGTH, length=LENGTH)
+from tiny_data import LENGTH, rec, windows  # noqa: F401 (fixtures)
 
 
 def test_folds_hold_out_every_cycle_once(rec, windows):

@@ -11,21 +11,11 @@ from quake_lib.train import (Augment, BinnedHead, QuakeModule, RegressionHead, T
 from quake_lib.train.data import DataConfig, QuakeDataModule, normalize
 from quake_lib.train.heads import readouts_from_probs
 
-from tiny_data import LENGTH, TINY_NET, loud_recording
+from tiny_data import LENGTH, TINY_NET, rec, windows  # noqa: F401 (fixtures)
 
 TINY = models.factory("wave_cnn", **TINY_NET.__dict__)
 # one thread: tiny ops gain nothing from two, and two threads stall badly on a busy machine
 FAST = dict(epochs=6, windows_per_epoch=64, batch_size=16, lr=1e-2, eval_batch_size=64, threads=1)
-
-
-@pytest.fixture
-def rec(data_dir):
-    return loud_recording(data_dir / "tiny")
-
-
-@pytest.fixture
-def windows(rec):
-    return ev.eval_windows(rec, stride=LENGTH, length=LENGTH)
 
 
 # ---------------------------------------------------------------- heads
