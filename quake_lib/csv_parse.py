@@ -256,7 +256,7 @@ def iter_chunks(path: Path, columns: tuple[str, ...] = TRAIN_COLUMNS,
         try:
             while not stop.is_set():
                 buf = pool.get()
-                n = stream.readinto(buf) if hasattr(stream, "readinto") else _read_into(stream, buf)
+                n = stream.readinto(buf)  # plain, gzip and zip streams all read into a buffer
                 filled.put((buf, n))
                 if not n:
                     return
@@ -340,9 +340,3 @@ def iter_chunks(path: Path, columns: tuple[str, ...] = TRAIN_COLUMNS,
             pool.put(bytearray(0))
             t.join(timeout=0.05)
         stream.close()
-
-
-def _read_into(stream, buf: bytearray) -> int:
-    b = stream.read(len(buf))
-    buf[:len(b)] = b
-    return len(b)

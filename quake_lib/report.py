@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -137,7 +136,3 @@ def parse_assignments(items) -> dict:
         except (ValueError, SyntaxError):
             out[name.strip()] = value
     return out
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use: python -m quake_lib report --help")

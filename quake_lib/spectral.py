@@ -99,15 +99,13 @@ DEFAULT_SETTINGS = (StftSetting(256, 192), StftSetting(512, 448), StftSetting(51
                     StftSetting(2048, 1536), StftSetting(2048, 1024))
 
 
-def compare_stft_settings(rec, windows, settings=DEFAULT_SETTINGS, cutoff_hz: float = 500_000,
-                          length: int | None = None) -> pd.DataFrame:
+def compare_stft_settings(rec, windows, settings=DEFAULT_SETTINGS, cutoff_hz: float = 500_000) -> pd.DataFrame:
     """What each STFT setting gives the downstream image model, on the same windows.
 
     Columns: the image size below the cutoff (frequency bins x frames), the resolution in kHz per bin
     and microseconds per frame, and how visible the precursor stays: Spearman correlation with the
     target of (a) the window's mean log power and (b) its 99th-percentile frame power (bursts).
     """
-    length = length or windows.length
     x = rec.read(windows).astype(np.float32)
     rows = []
     for s in settings:
