@@ -160,7 +160,8 @@ def expand_readouts(df: pd.DataFrame) -> pd.DataFrame:
     of approach ``a[expectation]`` whose prediction is that readout. The readout that fills
     ``prediction`` itself (e.g. ``median`` for a binned head) is not repeated: the main rows are
     renamed ``a[median]`` instead, so every row of the table names its readout once."""
-    main = df[list(OOF_COLUMNS)].copy()
+    df = df.reset_index(drop=True)  # rows are renamed by index label: frames concatenated without
+    main = df[list(OOF_COLUMNS)].copy()  # ignore_index repeat labels
     parts = []
     for col in [c for c in df.columns if c.startswith(READOUT_PREFIX)]:
         name = col[len(READOUT_PREFIX):]

@@ -73,6 +73,9 @@ def test_mae_table_per_fold_mean_std_pooled(rec, windows, data_dir):
     df2 = _oof(windows, folds, "binned_like", 0.5, median=0.5, argmax=-2.0)
     t2 = ev.mae_table(df2)
     assert sorted(t2.index) == ["binned_like[argmax]", "binned_like[median]"]
+    # frames concatenated without ignore_index repeat row labels: other approaches keep their names
+    t3 = ev.mae_table(pd.concat([_oof(windows, folds, "plus_one", 1.0), df2]))
+    assert sorted(t3.index) == ["binned_like[argmax]", "binned_like[median]", "plus_one"]
     assert {"fold_0", "fold_1", "fold_2", "mean", "std", "pooled", "n"} <= set(t.columns)
     assert list(t.index) == sorted(t.index, key=lambda a: t.loc[a, "mean"])
 
