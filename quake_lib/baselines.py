@@ -6,16 +6,21 @@
   training windows may lie on a denser grid than the evaluation grid (``train_stride``): overlapping
   windows are extra, correlated samples of the same cycles, never windows of a held-out cycle.
 
-Both return OOF frames in the common format and can save them (``save=True``).
+Both return OOF frames in the common format and can save them (``save=True``); LightGBM then also
+keeps its fold models (text files under ``results/checkpoints/lightgbm/``) for Kaggle submissions.
 """
 from __future__ import annotations
 
+import json
+import os
+import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import evaluation
+from . import evaluation, paths
 from .features_extra import kaggle_features
 from .folds import Fold
 from .recording import Recording, Windows
@@ -88,13 +93,17 @@ def lightgbm_cv(rec: Recording, folds: list[Fold], config: LgbmConfig | None = N
     else:
         train_windows = rec.windows(length=windows.length, stride=config.train_stride)
         x_train = kaggle_features(rec, train_windows, progress=progress)
-    parts, imps = [], []
+    parts, imps, seconds = [], [], []
     for f in folds:
         tr, _ = f.masks(train_windows)
         _, te = f.masks(windows)
         if not tr.any():
             raise ValueError(f"fold {f.index}: no training window on the train_stride grid")
+        t0 = time.perf_counter()
         model = config.regressor(seed).fit(x_train[tr], train_windows.targets[tr])
+        seconds.append(time.perf_counter() - t0)
+        if save:
+            save_booster(model.booster_, rec.name, approach, f.index)
         pred = model.predict(x_eval[te])
         parts.append(evaluation.oof_frame(approach, f.index, windows.subset(te), pred))
         imps.append(pd.DataFrame({"fold": f.index, "feature": x_train.columns,
@@ -102,7 +111,32 @@ def lightgbm_cv(rec: Recording, folds: list[Fold], config: LgbmConfig | None = N
     oof = pd.concat(parts, ignore_index=True)
     if save:
         evaluation.save_oof(oof, rec.name)
+        _save_json(booster_dir(rec.name, approach) / "meta.json",
+                   {"approach": approach, "dataset": rec.name, "seed": seed, "window_length": windows.length,
+                    "features": list(x_train.columns), "fold_seconds": seconds, "config": asdict(config)})
     return LgbmResult(oof, pd.concat(imps, ignore_index=True), x_eval)
+
+
+def booster_dir(dataset: str, approach: str = "lightgbm") -> Path:
+    """Where :func:`lightgbm_cv` keeps its fold models: ``results/checkpoints/<approach>/``."""
+    return paths.results_dir(dataset) / "checkpoints" / evaluation.check_approach(approach)
+
+
+def save_booster(booster, dataset: str, approach: str, fold: int) -> Path:
+    """One fold's model as a LightGBM text file (``fold_<k>.txt``; text, so loading runs no pickle),
+    written atomically; ``lightgbm.Booster(model_file=path)`` reloads it (``quake_lib submit``)."""
+    path = booster_dir(dataset, approach) / f"fold_{fold}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    booster.save_model(str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+def _save_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
 
 
 def top_features(importance: pd.DataFrame, k: int = 15) -> pd.DataFrame:

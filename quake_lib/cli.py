@@ -17,7 +17,7 @@ def _prepare(args) -> None:
     print(rec)
     if args.kaggle_dir:
         from .synthetic import kaggle_layout
-        kaggle_layout.write_kaggle_files(args.name, args.kaggle_dir)
+        kaggle_layout.write_kaggle_files(args.name, args.kaggle_dir, train_csv=not args.no_train_csv)
 
 
 def _report(args) -> None:
@@ -50,6 +50,14 @@ def _train(args) -> None:
         print(f"{res.approach}: {res.seconds:.1f} s for {len(res.fold_seconds)} folds")
 
 
+def _submit(args) -> None:
+    from . import submit
+    sub = submit.submit(args.approach, args.test_dir, dataset=args.dataset,
+                        sample_submission=args.sample_submission, labels=args.labels, output=args.output,
+                        allow_missing=args.allow_missing)
+    print(sub.summary())
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m quake_lib", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -67,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="generate a synthetic preset again even if present")
     s.add_argument("--kaggle-dir", help="synthetic presets: also write train.csv, test/, "
                    "sample_submission.csv and the hidden test labels here")
+    s.add_argument("--no-train-csv", action="store_true", help="with --kaggle-dir: only the test side "
+                   "(test/, sample_submission.csv, test_labels.csv), what a submission needs")
     s.set_defaults(func=_prepare)
 
     s = sub.add_parser("report", help="execute the numbered notebooks in order with papermill")
@@ -97,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="binned head: soft targets, a Gaussian of this sd in seconds (default: 0, hard)")
     s.add_argument("--name", help="results name prefix (default: the approach; the head is appended)")
     s.set_defaults(func=_train)
+
+    s = sub.add_parser("submit", help="Kaggle submission.csv from an approach's saved fold models "
+                       "(their mean), in sample_submission.csv order; scored if test labels exist")
+    s.add_argument("--approach", required=True, help="a trained approach, e.g. wave_cnn_binned, lightgbm, constant")
+    s.add_argument("--test-dir", required=True, help="folder of the test seg_*.csv files")
+    s.add_argument("--dataset", default="synthetic", help="dataset the approach was trained on (default: synthetic)")
+    s.add_argument("--sample-submission", help="default: sample_submission.csv beside the test folder")
+    s.add_argument("--labels", help="seg_id,time_to_failure to score against (default: test_labels.csv "
+                   "beside the test folder, if present; never required)")
+    s.add_argument("--output", default="submission.csv", help="where to write (default: submission.csv)")
+    s.add_argument("--allow-missing", action="store_true", help="sample ids without a segment file are "
+                   "left out (a PARTIAL file Kaggle rejects, for checking only) instead of an error")
+    s.set_defaults(func=_submit)
     return p
 
 

@@ -55,17 +55,22 @@ def test_segments(cfg: SyntheticConfig, length: int = SEGMENT):
     return seg_ids, signals, targets
 
 
-def write_kaggle_files(name: str, directory, cfg: SyntheticConfig | None = None) -> dict:
+def write_kaggle_files(name: str, directory, cfg: SyntheticConfig | None = None, train_csv: bool = True) -> dict:
     """Write train.csv, test/, sample_submission.csv and test_labels.csv for preset ``name``
-    (its recording under data/<name>/ is prepared first if needed). Returns counts and paths."""
+    (its recording under data/<name>/ is prepared first if needed). Returns counts and paths.
+    ``train_csv=False`` writes only the test side (what a submission needs: the model trains on
+    data/<name>/, and train.csv of the default preset alone is 48M rows)."""
     from .. import datasets, kaggle  # late: datasets imports this package
 
     directory = Path(directory)
     cfg = cfg or preset(name)
-    rec = datasets.prepare(name)
     directory.mkdir(parents=True, exist_ok=True)
-    # Labels in float64, as the real train.csv's 10 decimals carry (the recording keeps float32).
-    kaggle.write_train_csv(directory / "train.csv", rec.signal, labels(cfg))
+    train_rows = None
+    if train_csv:
+        rec = datasets.prepare(name)
+        # Labels in float64, as the real train.csv's 10 decimals carry (the recording keeps float32).
+        kaggle.write_train_csv(directory / "train.csv", rec.signal, labels(cfg))
+        train_rows = len(rec)
     seg_ids, signals, targets = test_segments(cfg)
     test_dir = directory / "test"
     test_dir.mkdir(exist_ok=True)
@@ -77,5 +82,5 @@ def write_kaggle_files(name: str, directory, cfg: SyntheticConfig | None = None)
     truth = pd.DataFrame({"seg_id": seg_ids[order], "time_to_failure": targets[order].astype(np.float64)})
     truth.assign(time_to_failure=0.0).to_csv(directory / "sample_submission.csv", index=False)
     truth.to_csv(directory / "test_labels.csv", index=False, float_format="%.6f")
-    return {"train_rows": len(rec), "test_segments": len(seg_ids), "directory": str(directory),
+    return {"train_rows": train_rows, "test_segments": len(seg_ids), "directory": str(directory),
             "test_mean_time_to_failure": float(targets.mean())}

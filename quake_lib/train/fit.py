@@ -32,7 +32,7 @@ from .data import DataConfig, QuakeDataModule
 from .heads import make_head
 from .metrics import EpochTimer, read_metrics
 from .module import QuakeModule
-from .predict import predict_windows, recalibrate_batchnorm, save_checkpoint
+from .predict import predict_windows, rebuild_meta, recalibrate_batchnorm, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -174,8 +174,9 @@ def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, ev
     metrics.insert(0, "approach", approach)
     ckpt = None
     if cfg.save_checkpoints and out_dir is not None and trainer.is_global_zero:
-        meta = {"approach": approach, "fold": fold.index, "seed": seed, "head": head_.name,
-                "model": getattr(model_factory, "model_name", type(module.body).__name__)}
+        # everything load_module needs to rebuild the net from this file alone (see predict.py)
+        meta = {"approach": approach, "fold": fold.index, "seed": seed, "dataset": rec.name,
+                "window_length": int(eval_windows.length), **rebuild_meta(model_factory, head_, module)}
         ckpt = save_checkpoint(module, out_dir / "checkpoints" / approach / f"fold_{fold.index}.pt", meta)
     return FoldRun(module, oof, metrics, time.perf_counter() - t0, ckpt)
 

@@ -7,6 +7,7 @@ A checkpoint is a plain dict of tensors and primitives (``state_dict`` + ``meta`
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,115 @@ def load_checkpoint(path: Path, module: QuakeModule) -> dict:
         raise ValueError(f"{path}: not a checkpoint of quake_lib.train (expected a dict with 'state_dict')")
     module.load_state_dict(ckpt["state_dict"])
     return ckpt.get("meta", {})
+
+
+# ---------------------------------------------------------------- rebuilding a module from its checkpoint
+#
+# What a checkpoint's meta must carry to rebuild the module without the code that trained it
+# (``python -m quake_lib submit`` does this): the registered body name and its config as plain
+# primitives (``weights_only=True`` loads nothing else), the head's name and constructor arguments.
+# Buffers (the normalization scale, a regression head's offset and scale, the bins) come back
+# with the state_dict.
+
+
+def plain(value):
+    """A config value as primitives only: dataclasses -> dicts, tuples -> lists, paths -> str."""
+    import dataclasses
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"config value {value!r} ({type(value).__name__}) cannot be stored in a checkpoint; "
+                    "use primitives, tuples, paths or nested dataclasses")
+
+
+def unplain(template, value):
+    """Inverse of :func:`plain` guided by ``template`` (the registered default config's value)."""
+    import dataclasses
+    if dataclasses.is_dataclass(template) and isinstance(value, dict):
+        known = {f.name: getattr(template, f.name) for f in dataclasses.fields(template)}
+        return dataclasses.replace(template, **{k: unplain(known.get(k), v) for k, v in value.items()})
+    if isinstance(template, tuple) and isinstance(value, list):
+        return tuple(unplain(template[0] if template else None, v) for v in value)
+    if isinstance(template, Path) and isinstance(value, str):
+        return Path(value)
+    return value
+
+
+def head_spec(head) -> dict:
+    """The constructor arguments that rebuild ``head`` with :func:`quake_lib.train.heads.make_head`."""
+    from .heads import BinnedHead, RegressionHead
+    if isinstance(head, BinnedHead):
+        edges = head.edges
+        return {"n_bins": int(head.n_outputs), "lo": float(edges[0]), "hi": float(edges[-1]),
+                "label_sigma": float(head.label_sigma)}
+    if isinstance(head, RegressionHead):
+        return {"lo": float(head.lo), "hi": float(head.hi)}  # offset and scale are buffers
+    spec = getattr(head, "spec", None)  # another head: it says how to rebuild itself
+    return dict(spec()) if callable(spec) else {}
+
+
+def rebuild_meta(model_factory, head, module: QuakeModule) -> dict:
+    """The meta entries :func:`load_module` needs, plus the parameter counts (for cost tables).
+
+    The stored config is the factory's, unless the body has a ``rebuild_config()`` method: a body
+    whose architecture depends on an external file (e.g. pretrained weights whose own config sets
+    the layer sizes) returns there the config that rebuilds the same architecture without that file
+    (the state_dict brings the weights back)."""
+    hook = getattr(module.body, "rebuild_config", None)
+    config = hook() if callable(hook) else getattr(model_factory, "config", None)
+    try:
+        stored = plain(config) if config is not None else None
+    except TypeError as e:  # never lose a finished training run over this: load_module will refuse
+        warnings.warn(f"checkpoint cannot be rebuilt later: {e}")
+        stored = None
+    return {"model": getattr(model_factory, "model_name", type(module.body).__name__),
+            "model_config": stored,
+            "head": head.name, "head_kwargs": head_spec(head),
+            "n_parameters": int(sum(p.numel() for p in module.parameters())),
+            "n_trainable": int(sum(p.numel() for p in module.parameters() if p.requires_grad))}
+
+
+def load_module(path: Path, **config_overrides) -> tuple[QuakeModule, dict]:
+    """Rebuild a trained :class:`QuakeModule` from a checkpoint alone; return it (eval mode) and meta.
+
+    The body is made by ``quake_lib.models.factory(meta['model'], **config)``, so its model must be
+    registered in :mod:`quake_lib.models`. A rebuild must not need files beyond the checkpoint: a
+    config field pointing at pretrained weights is reset by the body's ``rebuild_config()`` when the
+    checkpoint is written (see :func:`rebuild_meta`), or here by ``config_overrides``.
+    """
+    from .. import models
+    from .heads import make_head
+
+    path = Path(path)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ValueError(f"{path}: not a checkpoint of quake_lib.train (expected a dict with 'state_dict')")
+    if meta.get("model_config") is None or "head" not in meta or meta.get("model") not in models.MODELS:
+        raise ValueError(f"{path}: the checkpoint does not say how to rebuild its model (meta: model "
+                         f"{meta.get('model')!r}, registered: {', '.join(models.MODELS)}); it was written "
+                         "by an older version or by an unregistered model: train the approach again")
+    _, default = models.MODELS[meta["model"]]
+    config = unplain(default, meta["model_config"])
+    fields = {f: getattr(config, f) for f in _field_names(config)}
+    body = models.factory(meta["model"], **{**fields, **config_overrides})
+    head = make_head(meta["head"], **meta.get("head_kwargs", {}))
+    try:
+        module = QuakeModule(body(head.n_outputs), head)
+    except FileNotFoundError as e:
+        raise ValueError(f"{path}: rebuilding model {meta['model']!r} needs a file that is absent ({e}); "
+                         "its body should define rebuild_config() so that a checkpoint never needs one") from e
+    module.load_state_dict(ckpt["state_dict"])
+    return module.eval(), meta
+
+
+def _field_names(config) -> list[str]:
+    import dataclasses
+    return [f.name for f in dataclasses.fields(config)]
