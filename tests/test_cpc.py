@@ -228,3 +228,21 @@ def test_probe_cv_gives_oof_rows_and_curves(rec, windows):
     assert (res.oof["prediction"] - res.oof["target"]).abs().mean() < 0.7 * const
     with pytest.raises(ValueError, match="not all on the training grid"):
         locate(windows.subset(slice(0, 3)), windows)
+
+
+def test_a_fine_tuned_checkpoint_rebuilds_without_the_pretrained_file(tmp_path):
+    from quake_lib.train import QuakeModule, make_head
+    from quake_lib.train.predict import load_module, rebuild_meta, save_checkpoint
+
+    # the pretrained file's architecture differs from the registered default (TINY vs DEFAULT)
+    path = save_pretrained(CPCNet(TINY), tmp_path / "p.pt")
+    factory = models.factory("cpc", pretrained=str(path))
+    head = make_head("binned")
+    module = QuakeModule(factory(head.n_outputs), head, scale=3.0).eval()
+    ckpt = save_checkpoint(module, tmp_path / "fold_0.pt", rebuild_meta(factory, head, module))
+    path.unlink()  # a submission must not need it: the checkpoint holds the weights
+    rebuilt, meta = load_module(ckpt)
+    assert meta["model_config"]["pretrained"] is None
+    x = torch.randint(-50, 50, (2, 8192), dtype=torch.int16)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), module(x))

@@ -15,7 +15,7 @@ loudness is a window-level statistic and its quiet-time level matters as much as
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -83,6 +83,7 @@ class CPCBody(nn.Module):
             enc_cfg, ar_cfg = configs_from_dict(ckpt["config"])
             state = ckpt["state_dict"]
         self.config = config
+        self._architecture = (enc_cfg, ar_cfg)
         self.encoder = Encoder(enc_cfg)
         self.ar = Autoregressive(enc_cfg.dim, ar_cfg)
         if state is not None:
@@ -95,6 +96,12 @@ class CPCBody(nn.Module):
                 p.requires_grad_(False)
         self.readout = make_readout(len(config.pool) * ar_cfg.hidden, n_outputs, config.readout,
                                     config.hidden, config.dropout)
+
+    def rebuild_config(self) -> CPCBodyConfig:
+        """The config that rebuilds this architecture without the pretrained file (a checkpoint's
+        state_dict carries the weights; see :func:`quake_lib.train.predict.rebuild_meta`)."""
+        enc_cfg, ar_cfg = self._architecture
+        return replace(self.config, encoder=enc_cfg, ar=ar_cfg, pretrained=None)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled ``(batch, len(pool) * hidden)`` contexts of each window."""
