@@ -37,8 +37,9 @@ test: venv
 quick-baseline: venv
 	QUAKE_QUICK=1 $(PY) -m quake_lib report --profile quick --output-dir tests/notebooks --no-html
 
+# Every benchmark prints its ratio against the named baseline measured in the same run (see benchmarks/README.md).
 benchmarks: venv
-	$(PY) benchmarks/ingest_speed.py
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean-data:
 	rm -rf data/synthetic data/quick

@@ -11,16 +11,25 @@ from typing import Callable
 
 from torch import nn
 
+from .resnet import SpecResNet, SpecResNetConfig
+from .spectrogram import Spectrogram, SpectrogramConfig
 from .wavenet import WaveNet, WaveNetConfig, receptive_field
 
 # name -> (class taking (n_outputs, config), default config)
 MODELS: dict[str, tuple[type, object]] = {
     "wave_cnn": (WaveNet, WaveNetConfig()),
+    "spec_resnet": (SpecResNet, SpecResNetConfig()),
 }
 
 
 def register(name: str, cls: type, config) -> None:
     MODELS[name] = (cls, config)
+
+
+# Approach 3 (CPC). Imported after register exists: quake_lib.cpc imports this package first.
+from ..cpc.downstream import DEFAULT as _CPC_DEFAULT, CPCBody as _CPCBody  # noqa: E402
+
+register("cpc", _CPCBody, _CPC_DEFAULT)
 
 
 def factory(name: str, **overrides) -> Callable[[int], nn.Module]:

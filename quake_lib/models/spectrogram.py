@@ -1,0 +1,203 @@
+"""Approach 2's front end: a batched log-power spectrogram on ``torch.stft``, on the model's device.
+
+The 2019 study computed every spectrogram with ``scipy.signal.spectrogram`` inside the DataLoader, one
+window at a time on the CPU (``nperseg=512``, ``noverlap=64``, Hann window, ``detrend='linear'``),
+then took the log and cut the frequencies. Here the same numbers come from one batched STFT:
+
+- **STFT** with a periodic Hann window (scipy's ``get_window('hann', n)``), no centring or padding,
+  so frame ``t`` covers samples ``[t * hop, t * hop + n_fft)`` exactly as in scipy.
+- **detrend** of each frame (``'none'``, ``'constant'``, ``'linear'``: scipy's option). The STFT is
+  linear, so the STFT of a frame minus its least-squares line ``a + b (t - t_mean)`` is
+  ``STFT(x) - a FFT(w) - b FFT(w (t - t_mean))``: no detrended copy of the frames is made.
+- **two exact routes** (``method``): ``'stft'`` is ``torch.stft`` (all ``n_fft // 2 + 1`` bins, then
+  the cut) with the frame means ``a`` and slopes ``b`` from two strided convolutions; ``'dft'`` is one
+  matrix product of the frames with a precomputed ``(n_fft, 2 x n_freqs)`` real matrix that holds the
+  window, the detrend and only the bins below the cutoff. With the cutoff keeping 65 of 257 bins the
+  product computes a quarter of the bins and fuses the detrend (no strided convolutions); it is the
+  faster route on CPU (both are measured in ``benchmarks/spectrogram_speed.py``). ``'auto'``
+  (default) takes ``'dft'`` when at most half the bins are kept.
+- **power** ``|X|^2 / sum(w^2)``: the mean square of the windowed frame in each bin, so unit-variance
+  white noise has power 1 in every bin (scipy's one-sided ``'density'`` PSD is this times ``2 / fs``
+  off the DC and Nyquist bins; librosa's ``|stft|**2`` is this times ``sum(w^2)``).
+- **frequency cutoff** ``cutoff_hz``: the real spectrum holds ~90% of its power below ~800 kHz and
+  peaks at 250 kHz (chapter 2), and the precursor's bands lie below ~500 kHz; cutting there keeps 65
+  of 257 bins at ``n_fft=512``: a 4x smaller image for the network.
+- **frame pooling** ``time_pool``: power averaged over that many consecutive frames (a Welch-style
+  average: the same energy, less variance per pixel). The precursor is a window-level loudness and
+  burstiness, which 1.8 ms pixels resolve as well as 0.11 ms ones; the image's cost to a ResNet is
+  proportional to its pixel count.
+- **log** ``log(power + log_eps)``: the signal is heavy-tailed (bursts of thousands of counts over a
+  background of a few), log power makes both visible in one image.
+- **normalization**: a BatchNorm over the frequency bins (``norm='freq_batchnorm'``): one mean and sd
+  per frequency, estimated on training batches and fixed at evaluation (the training code replaces the
+  running statistics with a plain average over training windows before predicting). It standardizes
+  the spectrum's steep slope so that every band starts on an equal footing, and, unlike a per-window or
+  per-image standardization, it keeps each window's loudness relative to the others: the input is
+  already median-centred and divided by ONE fixed scale, and loudness is the precursor.
+
+Autocast: under bf16 mixed precision (GPU training, ``quake_lib.train.fit``) the STFT, the detrend and
+the log would lose the small differences between windows that carry the signal (bf16 has 8 bits of
+mantissa), so the whole front end runs in float32 inside an autocast-disabled region; the ResNet after
+it runs in bf16.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+FS = 4_000_000  # samples per second of the acquisition
+DETRENDS = ("none", "constant", "linear")
+METHODS = ("auto", "stft", "dft")
+NORMS = ("freq_batchnorm", "none")
+
+
+@dataclass(frozen=True)
+class SpectrogramConfig:
+    n_fft: int = 512                 # samples per frame (2019: nperseg=512)
+    hop: int = 448                   # 2019: noverlap=64 -> hop 512 - 64
+    detrend: str = "linear"          # per frame, as scipy's detrend= (2019: 'linear')
+    cutoff_hz: float | None = 500_000.0  # keep bins at or below this frequency (None: all)
+    time_pool: int = 1               # average power over this many consecutive frames
+    log_eps: float = 1e-4            # log(power + eps): -40 dB under unit-variance white noise
+    norm: str = "freq_batchnorm"     # or 'none'
+    freq_pool: int = 1               # average power over this many adjacent frequency bins
+    method: str = "auto"             # 'stft', 'dft' or 'auto' (see the module docstring)
+    fs: float = FS
+
+    def n_freqs(self) -> int:
+        """Frequency bins kept below the cutoff."""
+        n = self.n_fft // 2 + 1
+        if self.cutoff_hz is None:
+            return n
+        return min(n, int(math.floor(self.cutoff_hz * self.n_fft / self.fs + 1e-9)) + 1)
+
+    def image_shape(self, length: int) -> tuple[int, int]:
+        """(frequency rows, frame columns) of the image a ``length``-sample window gives."""
+        return self.n_freqs() // self.freq_pool, self.n_frames(length)
+
+    def resolved_method(self) -> str:
+        if self.method != "auto":
+            return self.method
+        return "dft" if 2 * self.n_freqs() <= self.n_fft // 2 + 1 else "stft"
+
+    def n_frames(self, length: int) -> int:
+        """Frames of a ``length``-sample window (after pooling)."""
+        frames = (length - self.n_fft) // self.hop + 1
+        return max(frames // self.time_pool, 0)
+
+    def validate(self) -> None:
+        if self.n_fft < 4 or self.n_fft % 2:
+            raise ValueError(f"Spectrogram n_fft must be an even number >= 4 (got {self.n_fft})")
+        if not 0 < self.hop <= self.n_fft:
+            raise ValueError(f"Spectrogram hop must be in 1..n_fft={self.n_fft} (got {self.hop})")
+        if self.detrend not in DETRENDS:
+            raise ValueError(f"Spectrogram detrend must be one of {DETRENDS} (got {self.detrend!r})")
+        if self.norm not in NORMS:
+            raise ValueError(f"Spectrogram norm must be one of {NORMS} (got {self.norm!r})")
+        if self.method not in METHODS:
+            raise ValueError(f"Spectrogram method must be one of {METHODS} (got {self.method!r})")
+        for name in ("time_pool", "freq_pool"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Spectrogram {name} must be a positive integer (got {getattr(self, name)})")
+        if self.cutoff_hz is not None and not 0 < self.cutoff_hz:
+            raise ValueError(f"Spectrogram cutoff_hz must be positive or None (got {self.cutoff_hz})")
+        if not self.log_eps > 0:
+            raise ValueError(f"Spectrogram log_eps must be positive (got {self.log_eps})")
+
+
+class Spectrogram(nn.Module):
+    """``(batch, 1, length)`` or ``(batch, length)`` float windows -> ``(batch, 1, n_freqs, n_frames)``
+    normalized log power (see the module docstring). :meth:`power` gives the linear power before
+    pooling, the log and the normalization (what the tests compare with scipy and librosa)."""
+
+    def __init__(self, config: SpectrogramConfig = SpectrogramConfig()):
+        super().__init__()
+        config.validate()
+        self.config = c = config
+        n = c.n_fft
+        window = torch.hann_window(n, periodic=True, dtype=torch.float64)  # scipy's 'hann' for spectra
+        t = torch.arange(n, dtype=torch.float64) - (n - 1) / 2              # centred frame time
+        # FFTs of the window and of the window times the centred ramp: what the frame's mean and slope
+        # add to each bin, subtracted to detrend without cutting the signal into frames
+        self.register_buffer("window", window.float(), persistent=False)
+        self.register_buffer("w_fft", torch.fft.rfft(window).to(torch.complex64), persistent=False)
+        self.register_buffer("wt_fft", torch.fft.rfft(window * t).to(torch.complex64), persistent=False)
+        self.register_buffer("mean_kernel", torch.full((1, 1, n), 1.0 / n), persistent=False)
+        self.register_buffer("slope_kernel", (t / (t * t).sum()).float().view(1, 1, n), persistent=False)
+        self.power_scale = 1.0 / float((window * window).sum())
+        self.n_freqs = c.n_freqs()
+        self.method = c.resolved_method()
+        if c.freq_pool > self.n_freqs:
+            raise ValueError(f"Spectrogram freq_pool ({c.freq_pool}) exceeds the {self.n_freqs} bins kept")
+        if self.method == "dft":
+            self.register_buffer("dft_t", dft_matrix(n, self.n_freqs, c.detrend).T.contiguous(), persistent=False)
+        self.norm = (nn.BatchNorm1d(self.n_freqs // c.freq_pool, affine=True) if c.norm == "freq_batchnorm"
+                     else None)
+
+    def frequencies(self) -> torch.Tensor:
+        """Centre frequency (Hz) of each kept bin."""
+        return torch.arange(self.n_freqs, dtype=torch.float64) * self.config.fs / self.config.n_fft
+
+    def power(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, length)`` -> linear power ``(batch, n_freqs, frames)`` (float32, cut, unpooled)."""
+        c = self.config
+        if x.dim() == 3:
+            if x.shape[1] != 1:
+                raise ValueError(f"Spectrogram input must have one channel (got shape {tuple(x.shape)})")
+            x = x[:, 0]
+        if x.dim() != 2:
+            raise ValueError(f"Spectrogram input must be (batch, length) or (batch, 1, length) "
+                             f"(got shape {tuple(x.shape)})")
+        if x.shape[-1] < c.n_fft:
+            raise ValueError(f"windows of {x.shape[-1]} samples are shorter than n_fft={c.n_fft}")
+        # float32 whatever the autocast context: see the module docstring
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            x = x.float()
+            if self.method == "dft":
+                # (2 f, n_fft) [real | imaginary] rows times the (b, n_fft, frames) frames: the result
+                # comes out as (b, 2 f, frames), frequency-major like the image, no transpose copy
+                z = torch.matmul(self.dft_t, x.unfold(-1, c.n_fft, c.hop).contiguous().transpose(1, 2))
+                re, im = z[:, : self.n_freqs], z[:, self.n_freqs:]
+                return (re.square() + im.square()) * self.power_scale
+            spec = torch.stft(x, c.n_fft, hop_length=c.hop, window=self.window, center=False,
+                              onesided=True, return_complex=True)[:, : self.n_freqs]  # (b, f, t)
+            if c.detrend != "none":
+                xs = x.unsqueeze(1)
+                mean = F.conv1d(xs, self.mean_kernel, stride=c.hop)  # (b, 1, t)
+                spec = spec - self.w_fft[: self.n_freqs, None] * mean
+                if c.detrend == "linear":
+                    slope = F.conv1d(xs, self.slope_kernel, stride=c.hop)
+                    spec = spec - self.wt_fft[: self.n_freqs, None] * slope
+            return (spec.real.square() + spec.imag.square()) * self.power_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            p = self.power(x)
+            if c.time_pool > 1:
+                p = F.avg_pool1d(p, c.time_pool, stride=c.time_pool)
+            if c.freq_pool > 1:
+                p = F.avg_pool1d(p.transpose(1, 2), c.freq_pool, stride=c.freq_pool).transpose(1, 2)
+            s = torch.log(p + c.log_eps)
+            if self.norm is not None:
+                s = self.norm(s)
+        return s.unsqueeze(1)
+
+
+def dft_matrix(n_fft: int, n_freqs: int, detrend: str) -> torch.Tensor:
+    """``(n_fft, 2 n_freqs)`` float32: a frame times it gives the real and imaginary parts of the first
+    ``n_freqs`` DFT bins of the Hann-windowed, detrended frame (built in float64)."""
+    n = torch.arange(n_fft, dtype=torch.float64)
+    k = torch.arange(n_freqs, dtype=torch.float64)
+    window = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+    basis = window[:, None] * torch.exp(-2j * math.pi * torch.outer(n, k) / n_fft)  # (n, f) complex
+    if detrend in ("constant", "linear"):
+        basis = basis - basis.sum(0, keepdim=True) / n_fft  # minus the frame mean's share of each bin
+    if detrend == "linear":
+        t = n - (n_fft - 1) / 2
+        basis = basis - torch.outer(t, (t[:, None] * basis).sum(0)) / (t * t).sum()
+    return torch.cat([basis.real, basis.imag], dim=1).float()
