@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own folder is on sys.path)
+
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,8 +93,7 @@ def run_child(method: str, dataset: str, n: int) -> dict:
         rows = [naive_features(row) for row in x]
         n_features = len(rows[0])
     dt = time.perf_counter() - t0
-    with open("/proc/self/status") as f:
-        rss = next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
+    rss = peak_rss_mb()
     return {"method": method, "source": source, "windows": len(x), "seconds": dt,
             "windows_per_s": len(x) / dt, "features": n_features, "peak_rss_mb": rss}
 

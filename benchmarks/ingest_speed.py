@@ -18,12 +18,13 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own folder is on sys.path)
 
 import numpy as np
 
@@ -85,16 +86,6 @@ def open_ours(csv: str, out: str) -> dict:
 
 
 METHODS = {"ingest_2019": ingest_2019, "open_2019": open_2019, "ingest_ours": ingest_ours, "open_ours": open_ours}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM). Unlike ru_maxrss it starts afresh at exec, so a
-    worker does not inherit the high-water mark of the parent that generated the CSV."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: best effort
 
 
 def worker(method: str, csv: str, out: str) -> None:

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -36,7 +38,7 @@ def measure(variant: str, batch: int, steps: int, device: str) -> dict:
     from quake_lib.train import RegressionHead
     from quake_lib.train.module import QuakeModule
 
-    base_rss = _peak_rss_mb()  # torch + lightning imported: ~0.85 GB before any window
+    base_rss = peak_rss_mb()  # torch + lightning imported: ~0.85 GB before any window
     torch.manual_seed(0)
     head = RegressionHead()
     module = QuakeModule(models.factory("wave_cnn", **VARIANTS[variant])(1), head, scale=3.0).to(device)
@@ -70,17 +72,11 @@ def measure(variant: str, batch: int, steps: int, device: str) -> dict:
             "import_rss_mb": base_rss}
 
 
-def _peak_rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def run_child(args) -> None:
     out = measure(args.variant, args.batch[0], args.steps, args.device)
-    out["peak_rss_mb"] = _peak_rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
 

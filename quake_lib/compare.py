@@ -25,7 +25,8 @@ import pandas as pd
 from . import evaluation, paths
 
 # The main comparison, in the report's order: the two baselines, then approaches 1, 2 and 3.
-MAIN_APPROACHES = ("constant", "lightgbm", "wave_cnn_regression", "wave_cnn_binned", "spec_resnet_binned",
+MAIN_APPROACHES = ("constant", "lightgbm", "wave_cnn_regression", "wave_cnn_binned", "wave_cnn_binned_soft",
+                   "spec_resnet_binned",
                    "cpc_probe_linear", "cpc_probe_mlp", "cpc_finetune", "cpc_scratch")
 BASELINES = ("constant", "lightgbm")
 # Everything else found (chapter 4's spec_study_* arms: a design study, not competitors; other

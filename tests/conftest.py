@@ -52,3 +52,13 @@ def pytest_collection_modifyitems(items):
         skip = getattr(parent, "skip_compare", None)
         if skip is not None and "stderr" not in skip:
             parent.skip_compare = tuple(skip) + ("stderr",)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test: two threads stall on a busy 2-core machine (CI)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -21,12 +21,7 @@ TINY_AR = ARConfig(hidden=16)
 TINY = CPCConfig(encoder=TINY_ENC, ar=TINY_AR, infonce=InfoNCEConfig(steps=4, n_negatives=15))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def loudness_segments(n=24, length=16_384, seed=0):

@@ -19,12 +19,7 @@ from tiny_data import LENGTH, rec, windows  # noqa: F401 (fixtures)
 FS = 4_000_000
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def signal(n=3, length=20_000, seed=0):

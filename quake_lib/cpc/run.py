@@ -76,7 +76,8 @@ def unlabeled_segments(dataset: str, test_dir=None) -> tuple[np.ndarray, str]:
 
     Synthetic presets: the later test period of the same experiment (new cycles, another seed
     stream; :func:`quake_lib.synthetic.kaggle_layout.test_segments`), labels dropped. An ingested
-    real dataset: the Kaggle test segments (``test_dir``, default ``../shared/lanl/test``)."""
+    real dataset: the Kaggle test segments (``test_dir``; default: ``data/<dataset>_test/`` if it
+    exists (beside the dataset, not in it: a re-ingest replaces ``data/<dataset>/``), else the ``test/`` folder of the shared LANL material, :func:`quake_lib.paths.shared_lanl_dir`)."""
     from ..synthetic import PRESETS, preset
     from ..synthetic.kaggle_layout import test_segments
 
@@ -84,7 +85,10 @@ def unlabeled_segments(dataset: str, test_dir=None) -> tuple[np.ndarray, str]:
         _, x, _ = test_segments(preset(dataset))
         return x, f"{len(x)} test-period segments of the synthetic preset {dataset!r} (labels unused)"
     from .. import kaggle
-    directory = Path(test_dir) if test_dir is not None else paths.shared_lanl_dir() / "test"
+    if test_dir is None:
+        local = paths.data_dir() / f"{dataset}_test"
+        test_dir = local if local.is_dir() else paths.shared_lanl_dir() / "test"
+    directory = Path(test_dir)
     if not directory.is_dir():
         raise FileNotFoundError(f"no unlabeled segments for dataset {dataset!r}: {directory} is not a "
                                 "folder of Kaggle seg_*.csv files (pass test_dir=)")
@@ -177,7 +181,7 @@ def mae_summary(oofs: list[pd.DataFrame], reference: str = "constant") -> pd.Dat
     return evaluation.mae_table(df, readouts=False, reference=reference)
 
 
-OTHER_APPROACHES = ("wave_cnn_binned", "wave_cnn_regression", "spec_resnet_binned", "spec_resnet_regression")
+OTHER_APPROACHES = ("wave_cnn_binned", "wave_cnn_regression", "wave_cnn_binned_soft", "spec_resnet_binned")
 
 
 def reference_oofs(rec: Recording, folds: list[Fold], seed: int = 0) -> tuple[list[pd.DataFrame], list[str]]:
