@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import evaluation, paths
+from . import evaluation
 from .features_extra import kaggle_features
 from .folds import Fold
 from .recording import Recording, Windows
@@ -111,21 +111,16 @@ def lightgbm_cv(rec: Recording, folds: list[Fold], config: LgbmConfig | None = N
     oof = pd.concat(parts, ignore_index=True)
     if save:
         evaluation.save_oof(oof, rec.name)
-        _save_json(booster_dir(rec.name, approach) / "meta.json",
+        _save_json(evaluation.checkpoint_dir(rec.name, approach) / "meta.json",
                    {"approach": approach, "dataset": rec.name, "seed": seed, "window_length": windows.length,
                     "features": list(x_train.columns), "fold_seconds": seconds, "config": asdict(config)})
     return LgbmResult(oof, pd.concat(imps, ignore_index=True), x_eval)
 
 
-def booster_dir(dataset: str, approach: str = "lightgbm") -> Path:
-    """Where :func:`lightgbm_cv` keeps its fold models: ``results/checkpoints/<approach>/``."""
-    return paths.results_dir(dataset) / "checkpoints" / evaluation.check_approach(approach)
-
-
 def save_booster(booster, dataset: str, approach: str, fold: int) -> Path:
     """One fold's model as a LightGBM text file (``fold_<k>.txt``; text, so loading runs no pickle),
     written atomically; ``lightgbm.Booster(model_file=path)`` reloads it (``quake_lib submit``)."""
-    path = booster_dir(dataset, approach) / f"fold_{fold}.txt"
+    path = evaluation.checkpoint_dir(dataset, approach) / f"fold_{fold}.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     booster.save_model(str(tmp))
@@ -161,3 +156,38 @@ def run(dataset: str, name: str, seed: int = 0, n_folds: int = evaluation.N_FOLD
     if name == "constant":
         return constant_cv(rec, folds)
     return lightgbm_cv(rec, folds, seed=seed).oof
+
+
+def reference_oofs(rec: Recording, folds: list[Fold], seed: int = 0,
+                   others=()) -> tuple[list[pd.DataFrame], list[str]]:
+    """What a chapter compares its approach against, on ``folds``: the two baselines (their saved OOF
+    files when they hold out the same cycles per fold, else computed here and not saved: the files
+    belong to their own runs), and each approach of ``others`` whose saved file exists on the same
+    folds. Returns the frames and one note per name saying where its rows came from."""
+    held = {f.index: set(f.test_cycles.tolist()) for f in folds}
+
+    def saved(name):  # a saved file of another run counts only if it holds out the same cycles
+        if not evaluation.oof_path(rec.name, name).exists():
+            return None
+        df = evaluation.load_oof(rec.name, name)
+        same = all(set(g["cycle"].unique().tolist()) <= held.get(k, set()) for k, g in df.groupby("fold"))
+        return df if same else None
+
+    frames, notes = [], []
+    for name in BASELINES:
+        df = saved(name)
+        if df is not None:
+            notes.append(f"{name}: saved OOF file")
+        else:
+            df = (constant_cv(rec, folds, save=False) if name == "constant"
+                  else lightgbm_cv(rec, folds, seed=seed, save=False).oof)
+            notes.append(f"{name}: computed here on the same folds (seed {seed})")
+        frames.append(df)
+    for name in others:
+        df = saved(name)
+        if df is not None:
+            frames.append(df)
+            notes.append(f"{name}: saved OOF file")
+        else:
+            notes.append(f"{name}: not run yet, left out")
+    return frames, notes

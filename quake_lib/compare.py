@@ -159,7 +159,7 @@ def error_by_ttf(df: pd.DataFrame, edges=TTF_EDGES) -> tuple[pd.DataFrame, pd.Da
 
 
 def _net_meta(dataset: str, approach: str) -> dict:
-    path = paths.results_dir(dataset) / "checkpoints" / approach / "fold_0.pt"
+    path = evaluation.checkpoint_dir(dataset, approach) / "fold_0.pt"
     if not path.exists():
         return {}
     import torch
@@ -182,7 +182,7 @@ def cost_table(dataset: str, approaches) -> pd.DataFrame:
             row["epochs"] = m.groupby("fold")["epoch"].max().mean() + 1 if len(m) else np.nan
             if "train_windows_per_s" in m:
                 row["windows_per_s"] = m["train_windows_per_s"].mean()
-        lgb_meta = paths.results_dir(dataset) / "checkpoints" / a / "meta.json"
+        lgb_meta = evaluation.checkpoint_dir(dataset, a) / "meta.json"
         if lgb_meta.exists():
             row["train_s"] = float(sum(json.loads(lgb_meta.read_text()).get("fold_seconds", [np.nan])))
         row["n_parameters"] = _net_meta(dataset, a).get("n_parameters", np.nan)

@@ -106,6 +106,12 @@ def oof_path(dataset: str, approach: str):
     return paths.results_dir(dataset) / f"oof_{check_approach(approach)}.csv"
 
 
+def checkpoint_dir(dataset: str, approach: str):
+    """Where an approach keeps its fold models (``results/checkpoints/<approach>/``): the nets'
+    ``fold_<k>.pt``, LightGBM's ``fold_<k>.txt``; ``quake_lib submit`` predicts with them."""
+    return paths.results_dir(dataset) / "checkpoints" / check_approach(approach)
+
+
 def metrics_path(dataset: str, approach: str):
     return paths.results_dir(dataset) / f"metrics_{check_approach(approach)}.csv"
 

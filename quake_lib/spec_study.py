@@ -21,7 +21,6 @@ the question is which of the two the precursor needs:
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from . import baselines, evaluation, profiles
@@ -108,21 +107,13 @@ def run_study(rec, folds, profile, seed: int, arms: dict | None = None, **train)
 
 
 def reference_oof(rec, folds, seed: int = 0) -> pd.DataFrame:
-    """The baselines and approach 1 on the same folds: their saved OOF predictions where they exist;
-    the constant and LightGBM are computed here (not saved: their files belong to their own runs)
-    when missing; approach 1 is left out, saying so, when it has not been run."""
-    parts = []
-    for name in ("constant", "lightgbm", "wave_cnn_binned"):
-        path = evaluation.oof_path(rec.name, name)
-        if path.exists():
-            parts.append(evaluation.load_oof(rec.name, name))
-        elif name == "constant":
-            parts.append(baselines.constant_cv(rec, folds, save=False))
-        elif name == "lightgbm":
-            parts.append(baselines.lightgbm_cv(rec, folds, seed=seed, save=False).oof)
-        else:
-            print(f"{name}: no OOF predictions for {rec.name!r} yet (run chapter 3); left out of the table")
-    return pd.concat(parts, ignore_index=True)
+    """The baselines and approach 1 on the same folds (:func:`quake_lib.baselines.reference_oofs`:
+    saved files, or the baselines computed here without saving); says which approach is left out."""
+    frames, notes = baselines.reference_oofs(rec, folds, seed, ("wave_cnn_binned",))
+    for note in notes:
+        if note.endswith("left out"):
+            print(note)
+    return pd.concat(frames, ignore_index=True)
 
 
 def results_table(oof: pd.DataFrame) -> pd.DataFrame:

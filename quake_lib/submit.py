@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import evaluation, kaggle, paths
+from . import evaluation, kaggle
 
 LABELS_FILE = "test_labels.csv"
 SAMPLE_FILE = "sample_submission.csv"
@@ -64,10 +64,6 @@ class Submission:
         return "\n".join(lines)
 
 
-def checkpoint_dir(dataset: str, approach: str) -> Path:
-    return paths.results_dir(dataset) / "checkpoints" / evaluation.check_approach(approach)
-
-
 def approach_kind(dataset: str, approach: str) -> str:
     """'constant', 'lightgbm' (fold boosters saved) or 'net' (fold checkpoints saved); else an error."""
     if approach == "constant":
@@ -75,7 +71,7 @@ def approach_kind(dataset: str, approach: str) -> str:
             raise FileNotFoundError(f"no results of approach 'constant' for dataset {dataset!r}: run "
                                     f"`python -m quake_lib train --approach constant --dataset {dataset}` first")
         return "constant"
-    d = checkpoint_dir(dataset, approach)
+    d = evaluation.checkpoint_dir(dataset, approach)
     if sorted(d.glob("fold_*.txt")):
         return "lightgbm"
     if sorted(d.glob("fold_*.pt")):
@@ -88,7 +84,7 @@ def approach_kind(dataset: str, approach: str) -> str:
 def fold_files(dataset: str, approach: str, suffix: str) -> list[Path]:
     """The fold models of the approach's latest run: one per fold of its OOF file (a file of a fold
     that run did not have, left by an older run with more folds, is not used)."""
-    directory = checkpoint_dir(dataset, approach)
+    directory = evaluation.checkpoint_dir(dataset, approach)
     folds = sorted(int(k) for k in evaluation.load_oof(dataset, approach)["fold"].unique())
     files = [directory / f"fold_{k}{suffix}" for k in folds]
     missing = [f.name for f in files if not f.exists()]
@@ -104,7 +100,7 @@ def window_length(dataset: str, approach: str, kind: str) -> int | None:
     import json
     if kind == "constant":
         return None
-    d = checkpoint_dir(dataset, approach)
+    d = evaluation.checkpoint_dir(dataset, approach)
     if kind == "net":
         import torch
         meta = torch.load(fold_files(dataset, approach, ".pt")[0], map_location="cpu",

@@ -57,8 +57,6 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture
 def one_torch_thread():
     """torch on one thread for the test: two threads stall on a busy 2-core machine (CI)."""
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    from quake_lib.train.fit import torch_threads
+    with torch_threads(1):
+        yield

@@ -66,3 +66,17 @@ def test_kaggle_feature_set_is_registered_and_finite(rec, windows):
     assert len(df) == 5 and np.isfinite(df.to_numpy()).all()
     assert df.shape[1] > 80
     assert not set(fx.DROP_COLUMNS) & set(df.columns)
+
+
+def test_reference_oofs_take_only_saved_files_on_the_same_folds(rec, windows, folds):
+    baselines.constant_cv(rec, folds, windows=windows)
+    parts = [ev.oof_frame(name, f.index, f.split(windows)[1], f.split(windows)[1].targets)
+             for name in ("lightgbm", "net_a") for f in folds]
+    # net_b: the same windows, but fold 0's cycles labelled as fold 1 (another run's folds)
+    parts += [ev.oof_frame("net_b", (f.index + 1) % len(folds), f.split(windows)[1], f.split(windows)[1].targets)
+              for f in folds]
+    ev.save_oof(pd.concat(parts, ignore_index=True), rec.name)
+    frames, notes = baselines.reference_oofs(rec, folds, others=("net_a", "net_b", "net_c"))
+    assert [df["approach"].iloc[0] for df in frames] == ["constant", "lightgbm", "net_a"]
+    assert notes == ["constant: saved OOF file", "lightgbm: saved OOF file", "net_a: saved OOF file",
+                     "net_b: not run yet, left out", "net_c: not run yet, left out"]

@@ -14,7 +14,7 @@ from quake_lib.cpc.pretrain import PretrainConfig, pretrain, random_crops, step_
 from quake_lib.cpc.probe import ProbeConfig, locate, probe_cv
 from quake_lib.train import cross_validate
 
-from tiny_data import LENGTH, rec, windows  # noqa: F401 (fixtures)
+from tiny_data import rec, windows  # noqa: F401 (fixtures)
 
 TINY_ENC = EncoderConfig(decimate=2, lowpass_taps=15, channels=(8, 8, 16), kernels=(8, 8, 4), strides=(4, 4, 4))
 TINY_AR = ARConfig(hidden=16)

@@ -9,7 +9,7 @@ import json
 import nbformat
 import pytest
 
-from quake_lib import paths, report
+from quake_lib import report
 
 CHAPTERS = report.numbered_notebooks()
 REQUIRED_PARAMETERS = {"dataset", "profile", "seed"}

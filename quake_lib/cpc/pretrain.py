@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..train.data import MAD_TO_SD, normalize
-from ..train.fit import TrainConfig, make_trainer, quiet_lightning
+from ..train.fit import TrainConfig, make_trainer, quiet_lightning, torch_threads
 from ..train.metrics import read_metrics
 from ..train.module import one_cycle
 from .downstream import pool_contexts
@@ -200,16 +200,14 @@ def pretrain(segments: np.ndarray, config: CPCConfig = CPCConfig(), cfg: Pretrai
     val_x = random_crops(val_seg, cfg.val_crops, cfg.crop, np.random.default_rng([seed, VAL_STREAM]))
     module = CPCModule(config, scale, cfg.lr, cfg.weight_decay, head, head_weight, split_grads)
     tcfg = cfg.train_config()
-    threads = torch.get_num_threads()
-    if tcfg.threads:
-        torch.set_num_threads(tcfg.threads)
     tmp = tempfile.TemporaryDirectory(prefix="cpc-logs-") if log_dir is None else None
     try:
-        trainer = make_trainer(tcfg, Path(tmp.name) if tmp else Path(log_dir), name=name, version=f"seed_{seed}")
-        trainer.fit(module, datamodule=CropData(draw, val_x, cfg, seed))
-        metrics = read_metrics(trainer.logger.log_dir)
+        with torch_threads(tcfg.threads):
+            trainer = make_trainer(tcfg, Path(tmp.name) if tmp else Path(log_dir), name=name,
+                                   version=f"seed_{seed}")
+            trainer.fit(module, datamodule=CropData(draw, val_x, cfg, seed))
+            metrics = read_metrics(trainer.logger.log_dir)
     finally:
-        torch.set_num_threads(threads)
         if tmp is not None:
             tmp.cleanup()
     module.eval()

@@ -9,7 +9,6 @@ fewer than approach 1's; the probes reuse features computed once per window.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from .. import evaluation, models, paths
 from ..folds import Fold
 from ..recording import Recording, Windows
 from ..train import cross_validate
+from ..train.fit import torch_threads
 from .downstream import CPCBody, CPCBodyConfig
 from .model import CPCConfig, save_pretrained
 from .pretrain import PretrainConfig, PretrainResult, pretrain
@@ -97,7 +97,7 @@ def unlabeled_segments(dataset: str, test_dir=None) -> tuple[np.ndarray, str]:
 
 
 def pretrained_path(dataset: str) -> Path:
-    return paths.results_dir(dataset) / "checkpoints" / PRETRAINED_NAME / "pretrained.pt"
+    return evaluation.checkpoint_dir(dataset, PRETRAINED_NAME) / "pretrained.pt"
 
 
 def pretrain_dataset(dataset: str, segments: np.ndarray, sz: CPCSizes, seed: int = 0,
@@ -130,7 +130,7 @@ def frozen_features(rec: Recording, pretrained: Path | None, scale: float, sz: C
     body = CPCBody(16, CPCBodyConfig(pretrained=None if pretrained is None else str(pretrained), freeze=True))
     grid = rec.windows(evaluation.WINDOW, sz.probe_stride)
     ev = evaluation.eval_windows(rec)
-    with _threads(sz.threads):
+    with torch_threads(sz.threads):
         x = window_features(body, rec, grid, scale)
     return FeatureSet(grid, x, ev, x[locate(grid, ev)])
 
@@ -142,7 +142,7 @@ def run_probes(feats: FeatureSet, folds: list[Fold], sz: CPCSizes, seed: int = 0
     for kind in ("linear", "mlp"):
         cfg = ProbeConfig(kind=kind, iterations=sz.probe_iterations)
         # one thread: tiny full-batch steps gain nothing from two and stall on a busy machine
-        with _threads(1):
+        with torch_threads(1):
             res = probe_cv(feats.train, feats.train_windows, feats.eval, feats.eval_windows, folds,
                            f"{prefix}_{kind}", cfg, seed)
         if dataset is not None:
@@ -164,17 +164,6 @@ def tune(rec: Recording, folds: list[Fold], sz: CPCSizes, pretrained: Path | Non
                           verbose=False)
 
 
-@contextlib.contextmanager
-def _threads(n: int | None):
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def mae_summary(oofs: list[pd.DataFrame], reference: str = "constant") -> pd.DataFrame:
     """The MAE table (main readout only) of several OOF frames, with the ratio to ``reference``."""
     df = pd.concat(oofs, ignore_index=True)
@@ -185,30 +174,8 @@ OTHER_APPROACHES = ("wave_cnn_binned", "wave_cnn_regression", "wave_cnn_binned_s
 
 
 def reference_oofs(rec: Recording, folds: list[Fold], seed: int = 0) -> tuple[list[pd.DataFrame], list[str]]:
-    """OOF frames to compare against, on the same folds: the constant and LightGBM baselines (their
-    saved files if present, else computed here, not saved: they belong to other chapters), and
-    approaches 1 and 2 when their files exist. Returns the frames and a note per source."""
+    """The baselines and approaches 1 and 2 on the same folds, with a note per source
+    (:func:`quake_lib.baselines.reference_oofs`)."""
     from .. import baselines
 
-    frames, notes = [], []
-    def same_folds(df):  # a saved file of another run must hold out the same cycles in each fold
-        held = {f.index: set(f.test_cycles.tolist()) for f in folds}
-        return all(set(g["cycle"].unique().tolist()) <= held.get(k, set()) for k, g in df.groupby("fold"))
-
-    for name in ("constant", "lightgbm"):
-        path = evaluation.oof_path(rec.name, name)
-        if path.exists() and same_folds(evaluation.load_oof(rec.name, name)):
-            frames.append(evaluation.load_oof(rec.name, name))
-            notes.append(f"{name}: saved OOF file")
-        else:
-            oof = (baselines.constant_cv(rec, folds, save=False) if name == "constant"
-                   else baselines.lightgbm_cv(rec, folds, seed=seed, save=False).oof)
-            frames.append(oof)
-            notes.append(f"{name}: computed here on the same folds (seed {seed})")
-    for name in OTHER_APPROACHES:
-        if evaluation.oof_path(rec.name, name).exists() and same_folds(evaluation.load_oof(rec.name, name)):
-            frames.append(evaluation.load_oof(rec.name, name))
-            notes.append(f"{name}: saved OOF file")
-        else:
-            notes.append(f"{name}: not run yet, left out")
-    return frames, notes
+    return baselines.reference_oofs(rec, folds, seed, OTHER_APPROACHES)

@@ -10,6 +10,7 @@ learning curves the notebooks plot), never used to pick an epoch, which would le
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import sys
@@ -66,6 +67,20 @@ class TrainConfig:
         """Training windows as long as the evaluation windows (``length`` samples)."""
         return DataConfig(length=length, windows_per_epoch=self.windows_per_epoch, batch_size=self.batch_size,
                           eval_batch_size=self.eval_batch_size, num_workers=self.num_workers)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """``torch.set_num_threads(n)`` for the block, the previous count restored after (``None``/0: leave
+    it). Why fix it at all: two threads on two cores stall when anything else runs (tiny sequential
+    steps spin in OpenMP waits), and a fixed count also fixes the float reduction order."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _in_notebook() -> bool:
@@ -137,14 +152,9 @@ def fit_fold(rec: Recording, fold: Fold, model_factory, head, cfg: TrainConfig, 
     t0 = time.perf_counter()
     fold_seed = int(np.random.SeedSequence([seed, fold.index]).generate_state(1)[0])
     L.seed_everything(fold_seed, workers=True, verbose=False)
-    threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows,
                          out_dir, t0)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows, out_dir, t0):
@@ -177,7 +187,7 @@ def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, ev
         # everything load_module needs to rebuild the net from this file alone (see predict.py)
         meta = {"approach": approach, "fold": fold.index, "seed": seed, "dataset": rec.name,
                 "window_length": int(eval_windows.length), **rebuild_meta(model_factory, head_, module)}
-        ckpt = save_checkpoint(module, out_dir / "checkpoints" / approach / f"fold_{fold.index}.pt", meta)
+        ckpt = save_checkpoint(module, evaluation.checkpoint_dir(rec.name, approach) / f"fold_{fold.index}.pt", meta)
     return FoldRun(module, oof, metrics, time.perf_counter() - t0, ckpt)
 
 

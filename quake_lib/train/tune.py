@@ -11,13 +11,12 @@ from dataclasses import dataclass, replace
 
 import lightning as L
 import pandas as pd
-import torch
 
 from .. import evaluation, profiles
 from ..folds import Fold
 from ..recording import Recording, Windows
 from .data import QuakeDataModule
-from .fit import TrainConfig, _fresh_head, make_trainer, quiet_lightning
+from .fit import TrainConfig, _fresh_head, make_trainer, quiet_lightning, torch_threads
 from .module import QuakeModule
 
 
@@ -57,16 +56,14 @@ def lr_find(recording: Recording, model_factory, head="binned", fold: Fold | Non
                          weight_decay=cfg.weight_decay, augment=cfg.augment)
     trainer = make_trainer(cfg, None, max_epochs=1)
     # Lightning's range test always draws its own tqdm bar; off when not at a terminal (papermill)
-    original, threads = lr_finder.tqdm, torch.get_num_threads()
+    original = lr_finder.tqdm
     if not sys.stdout.isatty():
         lr_finder.tqdm = functools.partial(original, disable=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     try:
-        finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=min_lr, max_lr=max_lr,
-                                        num_training=num_training, update_attr=False)
+        with torch_threads(cfg.threads):
+            finder = Tuner(trainer).lr_find(module, datamodule=dm, min_lr=min_lr, max_lr=max_lr,
+                                            num_training=num_training, update_attr=False)
     finally:
         lr_finder.tqdm = original
-        torch.set_num_threads(threads)
     table = pd.DataFrame(finder.results)
     return LrFindResult(finder.suggestion(), table)
