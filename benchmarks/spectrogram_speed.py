@@ -5,19 +5,20 @@
       fs=4e6, window='hann', nperseg=512, noverlap=64, detrend='linear')``, then ``log(S + eps)`` and
       the bins at or below the cutoff (500 kHz);
   (b) ours: :class:`quake_lib.models.Spectrogram` (``n_fft=512, hop=448, detrend='linear'``, same
-      cutoff, log, no pooling, no normalization: the same numbers as (a)) on batches of windows, by
-      both of its routes: ``stft`` (``torch.stft``, detrend by two strided convolutions) and ``dft``
-      (the default here: one matrix product holding window, detrend and the 65 bins kept), on the
-      CPU, and on the GPU when CUDA is available (the windows' transfer to the GPU included);
-  (c) for reference, not a spectrogram: ``fft_ceiling``, the bare batched ``torch.stft`` of the same
-      frames (all bins, no detrend, log or cut): a lower bound on the cost of any exact FFT-based
-      route, hence an upper bound on what (b) can gain over (a) on this CPU.
+      cutoff, log, no pooling, no normalization: the same numbers as (a)) on batches of int16
+      windows, by both of its routes: ``stft`` (the default: ``torch.stft``, detrend from block sums
+      on the kept bins) and ``dft`` (one matrix product holding window, detrend and the 65 bins
+      kept), on the CPU, and on the GPU when CUDA is available (the windows' transfer included);
+  (c) for reference, not a spectrogram: ``fft_ceiling``, the bare ``torch.stft`` of the same frames
+      (all bins, no detrend, log or cut) in the same chunks: a lower bound on the cost of any exact
+      FFT-based route, hence an upper bound on what (b) can gain over (a) on this CPU.
 
-Both get the same heavy-tailed int16 windows (Student t, 3 d.o.f.) of 150,000 samples. Each
-measurement runs in a fresh subprocess so that its peak RSS (VmHWM) is its own. The first batch is a
-warm-up; (b)'s output is checked against (a)'s before timing. On a shared machine other jobs slow
-each measurement by a different amount, so the variants run round-robin ``--repeats`` times and the
-best throughput of each is reported (the closest to an idle machine), with the worst beside it.
+All get the same heavy-tailed int16 windows (Student t, 3 d.o.f.) of 150,000 samples. Each
+measurement runs in a fresh subprocess so that its peak RSS (VmHWM) is its own, and makes one untimed
+pass over all the windows before the timed one (see :func:`timed`); (b)'s output is checked against
+(a)'s first. On a shared machine other jobs slow each measurement by a different amount, so the
+variants run round-robin ``--repeats`` times and the best throughput of each is reported (the
+closest to an idle machine), with the worst beside it.
 
     python benchmarks/spectrogram_speed.py                     # 128 windows, batches of 32
     python benchmarks/spectrogram_speed.py --windows 256 --batch 64 --threads 1
@@ -63,29 +64,43 @@ def scipy_2019(x: np.ndarray) -> np.ndarray:
     return np.log(s[f <= CUTOFF_HZ] + EPS)
 
 
+def timed(step, items, sync) -> float:
+    """Seconds for one pass of ``step`` over ``items``, after one untimed pass over the same items: a
+    process's first seconds run up to 2x slower, for scipy and for torch alike, while the C allocator
+    adapts its thresholds and takes fresh pages from the kernel (see "chunks on CPU" in
+    ``quake_lib/models/spectrogram.py``)."""
+    for item in items:
+        step(item)
+    sync()
+    t0 = time.perf_counter()
+    for item in items:
+        step(item)
+    sync()
+    return time.perf_counter() - t0
+
+
 def measure(variant: str, n: int, batch: int, device: str, threads: int | None) -> dict:
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     x = windows(n)
+    batches = [x[i:i + batch] for i in range(0, n, batch)]
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     if variant == "scipy_2019":
-        scipy_2019(x[0])  # warm-up
-        t0 = time.perf_counter()
-        for w in x:
-            scipy_2019(w)
-        dt = time.perf_counter() - t0
+        dt = timed(scipy_2019, list(x), sync)
     elif variant == "fft_ceiling":
-        # Not a spectrogram: the bare batched FFT of the same frames (all 257 bins, no detrend, no
-        # log, no cut). Any exact FFT-based route costs at least this, so it bounds what batching
-        # can gain over the 2019 loop on this CPU.
+        # Not a spectrogram: the bare FFT of the same frames (all 257 bins, no detrend, no log, no
+        # cut), from the same int16 windows in the same CPU chunks as ours. Any exact FFT-based route
+        # costs at least this, so it bounds what any such route can gain over the 2019 loop here.
+        from quake_lib.models.spectrogram import CPU_CHUNK_SAMPLES
         window = torch.hann_window(N_FFT, periodic=True)
-        batches = [torch.from_numpy(x[i:i + batch]).float() for i in range(0, n, batch)]
-        torch.stft(batches[0], N_FFT, hop_length=HOP, window=window, center=False, return_complex=True)
-        t0 = time.perf_counter()
-        for b in batches:
-            torch.stft(b, N_FFT, hop_length=HOP, window=window, center=False, return_complex=True)
-        dt = time.perf_counter() - t0
+
+        def fft_only(b):
+            for part in torch.from_numpy(b).split(max(1, CPU_CHUNK_SAMPLES // LENGTH)):
+                torch.stft(part.float(), N_FFT, hop_length=HOP, window=window, center=False, return_complex=True)
+
+        dt = timed(fft_only, batches, sync)
     else:
         from quake_lib.models import Spectrogram, SpectrogramConfig
         method = variant.removeprefix("ours_")
@@ -94,23 +109,15 @@ def measure(variant: str, n: int, batch: int, device: str, threads: int | None) 
         # scipy's 'density' PSD = our power x 2 / fs off the DC bin: compare in that unit
         density = np.full(spec.n_freqs, 2.0 / FS)
         density[0] = 1.0 / FS
+        density = torch.as_tensor(density, dtype=torch.float32, device=device)[:, None]
 
         def run(b):
             with torch.no_grad():
-                p = spec.power(torch.from_numpy(b).to(device).float())
-                return torch.log(p * torch.as_tensor(density, dtype=p.dtype, device=device)[:, None] + EPS)
+                p = spec.power(torch.from_numpy(b).to(device))  # int16 as stored: converted inside
+                return p.mul_(density).add_(EPS).log_()  # in place: no batch-sized temporaries
 
         err = float(np.abs(run(x[:2]).cpu().numpy() - np.stack([scipy_2019(w) for w in x[:2]])).max())
-        run(x[:batch])
-        if device == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for i in range(0, n, batch):
-            out = run(x[i:i + batch])
-        out.cpu()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
+        dt = timed(run, batches, sync)
     res = {"variant": variant, "device": device, "windows": n, "batch": batch if variant != "scipy_2019" else 1,
            "spectrograms_per_s": n / dt, "threads": torch.get_num_threads()}
     if variant not in ("scipy_2019", "fft_ceiling"):

@@ -39,7 +39,7 @@ def onesided_density(n_freqs, n_fft):
 
 @pytest.mark.parametrize("method", ["stft", "dft"])
 @pytest.mark.parametrize("detrend", ["linear", "constant", "none"])
-@pytest.mark.parametrize("n_fft,hop", [(512, 448), (256, 192)])
+@pytest.mark.parametrize("n_fft,hop", [(512, 448), (256, 192), (256, 100)])  # detrend blocks of 64, 64, 4
 def test_power_matches_scipy_spectrogram(detrend, n_fft, hop, method):
     x = signal()
     spec = Spectrogram(SpectrogramConfig(n_fft=n_fft, hop=hop, detrend=detrend, cutoff_hz=None, norm="none",
@@ -77,12 +77,21 @@ def test_power_matches_librosa_stft():
 @pytest.mark.parametrize("detrend", ["linear", "none"])
 def test_dft_route_equals_stft_route_below_the_cutoff(detrend):
     x = torch.from_numpy(signal(n=2, length=30_000))
-    cfg = SpectrogramConfig(detrend=detrend, cutoff_hz=500_000, norm="none")
-    assert cfg.resolved_method() == "dft"  # 65 of 257 bins kept
+    cfg = SpectrogramConfig(detrend=detrend, cutoff_hz=500_000, norm="none", method="dft")
     a = Spectrogram(cfg).power(x)
     b = Spectrogram(SpectrogramConfig(detrend=detrend, cutoff_hz=500_000, norm="none", method="stft")).power(x)
     assert a.shape == b.shape == (2, 65, 66)
     assert torch.allclose(a, b, rtol=1e-3, atol=1e-5 * float(b.max()))
+
+
+@pytest.mark.parametrize("method", ["stft", "dft"])
+def test_cpu_chunks_and_int16_input_give_the_same_numbers(method, monkeypatch):
+    x16 = torch.from_numpy(signal(n=5, length=30_000).round().astype(np.int16))
+    spec = Spectrogram(SpectrogramConfig(method=method, norm="none"))
+    whole = spec.power(x16.float())
+    monkeypatch.setattr("quake_lib.models.spectrogram.CPU_CHUNK_SAMPLES", 2 * 30_000)  # chunks of 2, 2, 1
+    assert torch.equal(spec.power(x16.float()), whole)
+    assert torch.equal(spec.power(x16), whole)  # int16 as stored: converted chunk by chunk
 
 
 def test_shapes_cutoff_pooling_and_log():

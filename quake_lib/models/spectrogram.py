@@ -9,13 +9,24 @@ then took the log and cut the frequencies. Here the same numbers come from one b
 - **detrend** of each frame (``'none'``, ``'constant'``, ``'linear'``: scipy's option). The STFT is
   linear, so the STFT of a frame minus its least-squares line ``a + b (t - t_mean)`` is
   ``STFT(x) - a FFT(w) - b FFT(w (t - t_mean))``: no detrended copy of the frames is made.
-- **two exact routes** (``method``): ``'stft'`` is ``torch.stft`` (all ``n_fft // 2 + 1`` bins, then
-  the cut) with the frame means ``a`` and slopes ``b`` from two strided convolutions; ``'dft'`` is one
-  matrix product of the frames with a precomputed ``(n_fft, 2 x n_freqs)`` real matrix that holds the
-  window, the detrend and only the bins below the cutoff. With the cutoff keeping 65 of 257 bins the
-  product computes a quarter of the bins and fuses the detrend (no strided convolutions); it is the
-  faster route on CPU (both are measured in ``benchmarks/spectrogram_speed.py``). ``'auto'``
-  (default) takes ``'dft'`` when at most half the bins are kept.
+- **two exact routes** (``method``): ``'stft'`` (default) is ``torch.stft`` (all ``n_fft // 2 + 1``
+  bins, then the cut), with each frame's mean ``a`` and slope ``b`` from sums over blocks of
+  ``gcd(n_fft, hop)`` samples (64 at 512 / 448): every frame is a whole number of blocks, so one pass
+  over the window gives the block sums and centred first moments, and a frame's ``a`` and ``b`` are
+  sums of 8 of them; the detrend then touches only the kept bins, in real arithmetic (a complex
+  ``abs`` costs more than the FFT's share). ``'dft'`` is one matrix product of the frames with a
+  precomputed ``(n_fft, 2 x n_freqs)`` real matrix that holds the window, the detrend and only the
+  bins below the cutoff (4x fewer bins than the FFT, but ~45 MFLOP per window against the FFT's ~4).
+  Both are measured in ``benchmarks/spectrogram_speed.py``; ``'stft'`` is the faster on CPU.
+- **chunks on CPU**: a batch is transformed two windows of 150,000 samples at a time
+  (``CPU_CHUNK_SAMPLES``). A whole batch of 32 makes ~20 MB temporaries (samples as float, frames,
+  spectrum) that the C allocator hands back to the kernel and maps fresh for the next batch, and
+  faulting pages in is slow on this project's 2-core VM: with every temporary mapped fresh (glibc's
+  ``MALLOC_TRIM_THRESHOLD_`` set, which freezes its mmap threshold at 128 kB) this front end made ~820
+  spectrograms/s, with none (both thresholds at 1 GB) ~6,900. Two windows' temporaries stay in the
+  heap and in cache: in steady state (batches of 32, 2 threads, default allocator) chunks of 1, 2, 3,
+  4 windows and none gave ~4,400, ~6,000-6,500, 3,500-6,300, 2,500-6,200 and 2,000-7,000
+  spectrograms/s. On a GPU the whole batch is one launch.
 - **power** ``|X|^2 / sum(w^2)``: the mean square of the windowed frame in each bin, so unit-variance
   white noise has power 1 in every bin (scipy's one-sided ``'density'`` PSD is this times ``2 / fs``
   off the DC and Nyquist bins; librosa's ``|stft|**2`` is this times ``sum(w^2)``).
@@ -51,7 +62,9 @@ from torch.nn import functional as F
 
 FS = 4_000_000  # samples per second of the acquisition
 DETRENDS = ("none", "constant", "linear")
-METHODS = ("auto", "stft", "dft")
+METHODS = ("stft", "dft")
+# CPU work per chunk, in samples: 2 windows of 150,000 (see "chunks on CPU" in the module docstring)
+CPU_CHUNK_SAMPLES = 300_000
 NORMS = ("freq_batchnorm", "none")
 
 
@@ -65,7 +78,7 @@ class SpectrogramConfig:
     log_eps: float = 1e-4            # log(power + eps): -40 dB under unit-variance white noise
     norm: str = "freq_batchnorm"     # or 'none'
     freq_pool: int = 1               # average power over this many adjacent frequency bins
-    method: str = "auto"             # 'stft', 'dft' or 'auto' (see the module docstring)
+    method: str = "stft"             # or 'dft' (see the module docstring)
     fs: float = FS
 
     def n_freqs(self) -> int:
@@ -78,11 +91,6 @@ class SpectrogramConfig:
     def image_shape(self, length: int) -> tuple[int, int]:
         """(frequency rows, frame columns) of the image a ``length``-sample window gives."""
         return self.n_freqs() // self.freq_pool, self.n_frames(length)
-
-    def resolved_method(self) -> str:
-        if self.method != "auto":
-            return self.method
-        return "dft" if 2 * self.n_freqs() <= self.n_fft // 2 + 1 else "stft"
 
     def n_frames(self, length: int) -> int:
         """Frames of a ``length``-sample window (after pooling)."""
@@ -119,31 +127,37 @@ class Spectrogram(nn.Module):
         config.validate()
         self.config = c = config
         n = c.n_fft
+        self.n_freqs = f = c.n_freqs()
+        self.method = c.method
+        if c.freq_pool > f:
+            raise ValueError(f"Spectrogram freq_pool ({c.freq_pool}) exceeds the {f} bins kept")
         window = torch.hann_window(n, periodic=True, dtype=torch.float64)  # scipy's 'hann' for spectra
-        t = torch.arange(n, dtype=torch.float64) - (n - 1) / 2              # centred frame time
-        # FFTs of the window and of the window times the centred ramp: what the frame's mean and slope
-        # add to each bin, subtracted to detrend without cutting the signal into frames
         self.register_buffer("window", window.float(), persistent=False)
-        self.register_buffer("w_fft", torch.fft.rfft(window).to(torch.complex64), persistent=False)
-        self.register_buffer("wt_fft", torch.fft.rfft(window * t).to(torch.complex64), persistent=False)
-        self.register_buffer("mean_kernel", torch.full((1, 1, n), 1.0 / n), persistent=False)
-        self.register_buffer("slope_kernel", (t / (t * t).sum()).float().view(1, 1, n), persistent=False)
         self.power_scale = 1.0 / float((window * window).sum())
-        self.n_freqs = c.n_freqs()
-        self.method = c.resolved_method()
-        if c.freq_pool > self.n_freqs:
-            raise ValueError(f"Spectrogram freq_pool ({c.freq_pool}) exceeds the {self.n_freqs} bins kept")
         if self.method == "dft":
-            self.register_buffer("dft_t", dft_matrix(n, self.n_freqs, c.detrend).T.contiguous(), persistent=False)
-        self.norm = (nn.BatchNorm1d(self.n_freqs // c.freq_pool, affine=True) if c.norm == "freq_batchnorm"
-                     else None)
+            self.register_buffer("dft_t", dft_matrix(n, f, c.detrend).T.contiguous(), persistent=False)
+        else:
+            # what a frame's sum and centred first moment add to the kept bins' [real | imaginary]
+            # parts: the FFTs of the window and of the window times the centred ramp, over the
+            # frame's length and its ramp's sum of squares. Built in float64.
+            t = torch.arange(n, dtype=torch.float64) - (n - 1) / 2
+            w_fft, wt_fft = torch.fft.rfft(window)[:f], torch.fft.rfft(window * t)[:f]
+            rows = [torch.cat([w_fft.real, w_fft.imag]) / n, torch.cat([wt_fft.real, wt_fft.imag]) / (t * t).sum()]
+            self.register_buffer("detrend_basis", torch.stack(rows, 1).float(), persistent=False)  # (2f, 2)
+            self.block = g = math.gcd(n, c.hop)
+            # centred sample offsets within a block, and each block's centre relative to the frame's
+            self.register_buffer("block_ramp", (torch.arange(g) - (g - 1) / 2).float(), persistent=False)
+            self.register_buffer("block_offsets", (torch.arange(n // g) * g + (g - 1) / 2 - (n - 1) / 2).float(),
+                                 persistent=False)
+        self.norm = (nn.BatchNorm1d(f // c.freq_pool, affine=True) if c.norm == "freq_batchnorm" else None)
 
     def frequencies(self) -> torch.Tensor:
         """Centre frequency (Hz) of each kept bin."""
         return torch.arange(self.n_freqs, dtype=torch.float64) * self.config.fs / self.config.n_fft
 
     def power(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, length)`` -> linear power ``(batch, n_freqs, frames)`` (float32, cut, unpooled)."""
+        """``(batch, length)`` windows, float or integer (int16 as stored) -> linear power
+        ``(batch, n_freqs, frames)`` (float32, cut, unpooled)."""
         c = self.config
         if x.dim() == 3:
             if x.shape[1] != 1:
@@ -156,23 +170,43 @@ class Spectrogram(nn.Module):
             raise ValueError(f"windows of {x.shape[-1]} samples are shorter than n_fft={c.n_fft}")
         # float32 whatever the autocast context: see the module docstring
         with torch.autocast(device_type=x.device.type, enabled=False):
-            x = x.float()
-            if self.method == "dft":
-                # (2 f, n_fft) [real | imaginary] rows times the (b, n_fft, frames) frames: the result
-                # comes out as (b, 2 f, frames), frequency-major like the image, no transpose copy
-                z = torch.matmul(self.dft_t, x.unfold(-1, c.n_fft, c.hop).contiguous().transpose(1, 2))
-                re, im = z[:, : self.n_freqs], z[:, self.n_freqs:]
-                return (re.square() + im.square()) * self.power_scale
+            chunk = max(1, CPU_CHUNK_SAMPLES // x.shape[-1])
+            if x.device.type == "cpu" and x.shape[0] > chunk:
+                return torch.cat([self._power(part) for part in x.split(chunk)])
+            return self._power(x)
+
+    def _power(self, x: torch.Tensor) -> torch.Tensor:
+        c, f = self.config, self.n_freqs
+        x = x.float()
+        if self.method == "dft":
+            # (2 f, n_fft) [real | imaginary] rows times the (b, n_fft, frames) frames: the result
+            # comes out as (b, 2 f, frames), frequency-major like the image, no transpose copy
+            z = torch.matmul(self.dft_t, x.unfold(-1, c.n_fft, c.hop).contiguous().transpose(1, 2))
+            re, im = z[:, :f], z[:, f:]
+        else:
             spec = torch.stft(x, c.n_fft, hop_length=c.hop, window=self.window, center=False,
-                              onesided=True, return_complex=True)[:, : self.n_freqs]  # (b, f, t)
+                              onesided=True, return_complex=True)[:, :f]  # (b, f, t)
+            re, im = spec.real, spec.imag
             if c.detrend != "none":
-                xs = x.unsqueeze(1)
-                mean = F.conv1d(xs, self.mean_kernel, stride=c.hop)  # (b, 1, t)
-                spec = spec - self.w_fft[: self.n_freqs, None] * mean
-                if c.detrend == "linear":
-                    slope = F.conv1d(xs, self.slope_kernel, stride=c.hop)
-                    spec = spec - self.wt_fft[: self.n_freqs, None] * slope
-            return (spec.real.square() + spec.imag.square()) * self.power_scale
+                trend = self.detrend_basis @ self.frame_moments(x)  # (b, 2 f, t): a W + b WT
+                re, im = re - trend[:, :f], im - trend[:, f:]
+        return (re.square() + im.square()).mul_(self.power_scale)
+
+    def frame_moments(self, x: torch.Tensor) -> torch.Tensor:
+        """``(b, length)`` -> ``(b, 2, frames)``: each frame's sum and its first moment about the frame's
+        centre (the second is zero for ``detrend='constant'``), from block sums (module docstring)."""
+        c, g = self.config, self.block
+        frames = (x.shape[-1] - c.n_fft) // c.hop + 1
+        blocks = x[:, : (frames - 1) * c.hop + c.n_fft].reshape(x.shape[0], -1, g)  # a view: no copy
+        sums = blocks.sum(-1)                                   # (b, blocks)
+        per_frame = sums.unfold(-1, c.n_fft // g, c.hop // g)   # (b, t, blocks per frame)
+        total = per_frame.sum(-1)
+        if c.detrend == "constant":
+            return torch.stack([total, torch.zeros_like(total)], 1)
+        # (blocks * ramp).sum is ~3x faster than the batched mat-vec product blocks @ ramp on CPU
+        block_moments = (blocks * self.block_ramp).sum(-1)
+        moment = block_moments.unfold(-1, c.n_fft // g, c.hop // g).sum(-1) + per_frame @ self.block_offsets
+        return torch.stack([total, moment], 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
