@@ -22,12 +22,14 @@ then took the log and cut the frequencies. Here the same numbers come from one b
   (``CPU_CHUNK_SAMPLES``). A whole batch of 32 makes ~20 MB temporaries (samples as float, frames,
   spectrum) that the C allocator hands back to the kernel and maps fresh for the next batch, and
   faulting pages in is slow on this project's 2-core VM: with every temporary mapped fresh (glibc's
-  ``MALLOC_TRIM_THRESHOLD_`` set, which freezes its mmap threshold at 128 kB) this front end made ~820
-  spectrograms/s, with none (both thresholds at 1 GB) ~6,900. Two windows' temporaries stay in the
-  heap and in cache: in steady state (batches of 32, 2 threads, default allocator) chunks of 1, 2, 3,
-  4 windows and none gave ~4,400, ~6,000-6,500, 3,500-6,300, 2,500-6,200 and 2,000-7,000
-  spectrograms/s. On a GPU the whole batch is one launch.
-- **power** ``|X|^2 / sum(w^2)``: the mean square of the windowed frame in each bin, so unit-variance
+  ``MALLOC_TRIM_THRESHOLD_`` set, which freezes its mmap threshold at 128 kB) :meth:`power` made
+  ~1,100 spectrograms/s, with none (both thresholds at 1 GB) 7,000-7,700. Two windows' temporaries
+  stay in the heap and in cache. Measured with the default allocator (batches of 32, 2 threads, 16
+  passes over 256 windows): chunks of 1, 2, 3, 4 windows and the whole batch gave ~6,000,
+  6,400-7,500, 4,400-8,000, 3,900-8,400 and 2,000-3,000 spectrograms/s. On a GPU the whole batch is
+  one launch.
+- **power** ``|X|^2 / sum(w^2)`` (the scale is folded into the window, DFT matrix and detrend
+  terms, so the squared magnitude comes out as the power): the mean square of the windowed frame in each bin, so unit-variance
   white noise has power 1 in every bin (scipy's one-sided ``'density'`` PSD is this times ``2 / fs``
   off the DC and Nyquist bins; librosa's ``|stft|**2`` is this times ``sum(w^2)``).
 - **frequency cutoff** ``cutoff_hz``: the real spectrum holds ~90% of its power below ~800 kHz and
@@ -132,18 +134,21 @@ class Spectrogram(nn.Module):
         if c.freq_pool > f:
             raise ValueError(f"Spectrogram freq_pool ({c.freq_pool}) exceeds the {f} bins kept")
         window = torch.hann_window(n, periodic=True, dtype=torch.float64)  # scipy's 'hann' for spectra
-        self.register_buffer("window", window.float(), persistent=False)
         self.power_scale = 1.0 / float((window * window).sum())
+        # the power's scale goes into the transform (window, DFT matrix, detrend basis), so |X|^2 comes
+        # out as the power: one pass less over the image
+        amplitude = math.sqrt(self.power_scale)
         if self.method == "dft":
-            self.register_buffer("dft_t", dft_matrix(n, f, c.detrend).T.contiguous(), persistent=False)
+            self.register_buffer("dft", dft_matrix(n, f, c.detrend) * amplitude, persistent=False)
         else:
-            # what a frame's sum and centred first moment add to the kept bins' [real | imaginary]
-            # parts: the FFTs of the window and of the window times the centred ramp, over the
-            # frame's length and its ramp's sum of squares. Built in float64.
+            self.register_buffer("window", (window * amplitude).float(), persistent=False)
+            # what a frame's sum and centred first moment add to each kept bin's (real, imaginary)
+            # pair: the FFTs of the window and of the window times the centred ramp, over the frame's
+            # length and its ramp's sum of squares. Built in float64.
             t = torch.arange(n, dtype=torch.float64) - (n - 1) / 2
             w_fft, wt_fft = torch.fft.rfft(window)[:f], torch.fft.rfft(window * t)[:f]
-            rows = [torch.cat([w_fft.real, w_fft.imag]) / n, torch.cat([wt_fft.real, wt_fft.imag]) / (t * t).sum()]
-            self.register_buffer("detrend_basis", torch.stack(rows, 1).float(), persistent=False)  # (2f, 2)
+            rows = [torch.view_as_real(w_fft).reshape(-1) / n, torch.view_as_real(wt_fft).reshape(-1) / (t * t).sum()]
+            self.register_buffer("detrend_basis", (torch.stack(rows) * amplitude).float(), persistent=False)  # (2, 2f)
             self.block = g = math.gcd(n, c.hop)
             # centred sample offsets within a block, and each block's centre relative to the frame's
             self.register_buffer("block_ramp", (torch.arange(g) - (g - 1) / 2).float(), persistent=False)
@@ -170,31 +175,41 @@ class Spectrogram(nn.Module):
             raise ValueError(f"windows of {x.shape[-1]} samples are shorter than n_fft={c.n_fft}")
         # float32 whatever the autocast context: see the module docstring
         with torch.autocast(device_type=x.device.type, enabled=False):
-            chunk = max(1, CPU_CHUNK_SAMPLES // x.shape[-1])
-            if x.device.type == "cpu" and x.shape[0] > chunk:
-                return torch.cat([self._power(part) for part in x.split(chunk)])
-            return self._power(x)
+            n = x.shape[0]
+            chunk = max(1, CPU_CHUNK_SAMPLES // x.shape[-1]) if x.device.type == "cpu" else n
+            # each part is (b, frames, f) frame-major memory: chunks concatenate without a transposing copy
+            parts = [self._power(x[i:i + chunk].float()) for i in range(0, n, chunk)]
+            return (parts[0] if len(parts) == 1 else torch.cat(parts)).transpose(1, 2)
 
     def _power(self, x: torch.Tensor) -> torch.Tensor:
-        c, f = self.config, self.n_freqs
-        x = x.float()
+        """``(b, length)`` float32 -> ``(b, frames, f)`` power."""
         if self.method == "dft":
-            # (2 f, n_fft) [real | imaginary] rows times the (b, n_fft, frames) frames: the result
-            # comes out as (b, 2 f, frames), frequency-major like the image, no transpose copy
-            z = torch.matmul(self.dft_t, x.unfold(-1, c.n_fft, c.hop).contiguous().transpose(1, 2))
-            re, im = z[:, :f], z[:, f:]
-        else:
-            spec = torch.stft(x, c.n_fft, hop_length=c.hop, window=self.window, center=False,
-                              onesided=True, return_complex=True)[:, :f]  # (b, f, t)
-            re, im = spec.real, spec.imag
-            if c.detrend != "none":
-                trend = self.detrend_basis @ self.frame_moments(x)  # (b, 2 f, t): a W + b WT
-                re, im = re - trend[:, :f], im - trend[:, f:]
-        return (re.square() + im.square()).mul_(self.power_scale)
+            return self._dft_power(x)
+        moments = None if self.config.detrend == "none" else self.frame_moments(x)
+        return self._stft_power(x, moments)
+
+    def _dft_power(self, x: torch.Tensor) -> torch.Tensor:
+        # the (b, frames, n_fft) frames times the (n_fft, 2 f) [real | imaginary] columns
+        c, f = self.config, self.n_freqs
+        z = torch.matmul(x.unfold(-1, c.n_fft, c.hop), self.dft)
+        return z[..., :f].square() + z[..., f:].square()
+
+    def _stft_power(self, x: torch.Tensor, moments: torch.Tensor | None) -> torch.Tensor:
+        # torch.stft's (b, bins, frames) is a transposed view of frame-major memory: work frame-major,
+        # on each frame's first f bins as contiguous (real, imaginary) pairs
+        c, f = self.config, self.n_freqs
+        spec = torch.stft(x, c.n_fft, hop_length=c.hop, window=self.window, center=False,
+                          onesided=True, return_complex=True).transpose(1, 2)[..., :f]
+        z = torch.view_as_real(spec)  # (b, t, f, 2)
+        if moments is not None:
+            z = z - (moments @ self.detrend_basis).view(z.shape)  # minus a W + b WT
+        z = z.square()
+        return z[..., 0] + z[..., 1]
 
     def frame_moments(self, x: torch.Tensor) -> torch.Tensor:
-        """``(b, length)`` -> ``(b, 2, frames)``: each frame's sum and its first moment about the frame's
-        centre (the second is zero for ``detrend='constant'``), from block sums (module docstring)."""
+        """``(b, length)`` float32 windows -> ``(b, frames, 2)``: each frame's sum and its first moment
+        about the frame's centre (the second is zero for ``detrend='constant'``), from block sums
+        (module docstring)."""
         c, g = self.config, self.block
         frames = (x.shape[-1] - c.n_fft) // c.hop + 1
         blocks = x[:, : (frames - 1) * c.hop + c.n_fft].reshape(x.shape[0], -1, g)  # a view: no copy
@@ -202,11 +217,12 @@ class Spectrogram(nn.Module):
         per_frame = sums.unfold(-1, c.n_fft // g, c.hop // g)   # (b, t, blocks per frame)
         total = per_frame.sum(-1)
         if c.detrend == "constant":
-            return torch.stack([total, torch.zeros_like(total)], 1)
-        # (blocks * ramp).sum is ~3x faster than the batched mat-vec product blocks @ ramp on CPU
-        block_moments = (blocks * self.block_ramp).sum(-1)
+            return torch.stack([total, torch.zeros_like(total)], -1)
+        # one matrix-vector product per window: 1.3-2x faster than (blocks * ramp).sum(-1) on CPU and
+        # 4x faster than the batched blocks @ ramp (a window's blocks are contiguous, the batch's not)
+        block_moments = torch.stack([w.mv(self.block_ramp) for w in blocks])
         moment = block_moments.unfold(-1, c.n_fft // g, c.hop // g).sum(-1) + per_frame @ self.block_offsets
-        return torch.stack([total, moment], 1)
+        return torch.stack([total, moment], -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
