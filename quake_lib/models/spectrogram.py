@@ -13,8 +13,8 @@ then took the log and cut the frequencies. Here the same numbers come from one b
   bins, then the cut), with each frame's mean ``a`` and slope ``b`` from sums over blocks of
   ``gcd(n_fft, hop)`` samples (64 at 512 / 448): every frame is a whole number of blocks, so one pass
   over the window gives the block sums and centred first moments, and a frame's ``a`` and ``b`` are
-  sums of 8 of them; the detrend then touches only the kept bins, in real arithmetic (a complex
-  ``abs`` costs more than the FFT's share). ``'dft'`` is one matrix product of the frames with a
+  sums of 8 of them; the detrend and the power then touch only the kept bins, as (real, imaginary)
+  float pairs (a complex ``abs`` is several times slower). ``'dft'`` is one matrix product of the frames with a
   precomputed ``(n_fft, 2 x n_freqs)`` real matrix that holds the window, the detrend and only the
   bins below the cutoff (4x fewer bins than the FFT, but ~45 MFLOP per window against the FFT's ~4).
   Both are measured in ``benchmarks/spectrogram_speed.py``; ``'stft'`` is the faster on CPU.
@@ -28,8 +28,7 @@ then took the log and cut the frequencies. Here the same numbers come from one b
   passes over 256 windows): chunks of 1, 2, 3, 4 windows and the whole batch gave ~6,000,
   6,400-7,500, 4,400-8,000, 3,900-8,400 and 2,000-3,000 spectrograms/s. On a GPU the whole batch is
   one launch.
-- **power** ``|X|^2 / sum(w^2)`` (the scale is folded into the window, DFT matrix and detrend
-  terms, so the squared magnitude comes out as the power): the mean square of the windowed frame in each bin, so unit-variance
+- **power** ``|X|^2 / sum(w^2)``: the mean square of the windowed frame in each bin, so unit-variance
   white noise has power 1 in every bin (scipy's one-sided ``'density'`` PSD is this times ``2 / fs``
   off the DC and Nyquist bins; librosa's ``|stft|**2`` is this times ``sum(w^2)``).
 - **frequency cutoff** ``cutoff_hz``: the real spectrum holds ~90% of its power below ~800 kHz and
@@ -212,7 +211,7 @@ class Spectrogram(nn.Module):
         (module docstring)."""
         c, g = self.config, self.block
         frames = (x.shape[-1] - c.n_fft) // c.hop + 1
-        blocks = x[:, : (frames - 1) * c.hop + c.n_fft].reshape(x.shape[0], -1, g)  # a view: no copy
+        blocks = x[:, : (frames - 1) * c.hop + c.n_fft].reshape(x.shape[0], -1, g)  # a view of each row
         sums = blocks.sum(-1)                                   # (b, blocks)
         per_frame = sums.unfold(-1, c.n_fft // g, c.hop // g)   # (b, t, blocks per frame)
         total = per_frame.sum(-1)
