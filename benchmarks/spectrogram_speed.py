@@ -93,11 +93,11 @@ def measure(variant: str, n: int, batch: int, device: str, threads: int | None) 
         # Not a spectrogram: the bare FFT of the same frames (all 257 bins, no detrend, no log, no
         # cut), from the same int16 windows in the same CPU chunks as ours. Any exact FFT-based route
         # costs at least this, so it bounds what any such route can gain over the 2019 loop here.
-        from quake_lib.models.spectrogram import CPU_CHUNK_SAMPLES
+        from quake_lib.models.spectrogram import cpu_chunk
         window = torch.hann_window(N_FFT, periodic=True)
 
         def fft_only(b):
-            for part in torch.from_numpy(b).split(max(1, CPU_CHUNK_SAMPLES // LENGTH)):
+            for part in torch.from_numpy(b).split(cpu_chunk(LENGTH)):
                 torch.stft(part.float(), N_FFT, hop_length=HOP, window=window, center=False, return_complex=True)
 
         dt = timed(fft_only, batches, sync)

@@ -64,9 +64,14 @@ from torch.nn import functional as F
 FS = 4_000_000  # samples per second of the acquisition
 DETRENDS = ("none", "constant", "linear")
 METHODS = ("stft", "dft")
+NORMS = ("freq_batchnorm", "none")
 # CPU work per chunk, in samples: 2 windows of 150,000 (see "chunks on CPU" in the module docstring)
 CPU_CHUNK_SAMPLES = 300_000
-NORMS = ("freq_batchnorm", "none")
+
+
+def cpu_chunk(length: int) -> int:
+    """Windows of ``length`` samples transformed together on CPU (at least one)."""
+    return max(1, CPU_CHUNK_SAMPLES // length)
 
 
 @dataclass(frozen=True)
@@ -175,7 +180,7 @@ class Spectrogram(nn.Module):
         # float32 whatever the autocast context: see the module docstring
         with torch.autocast(device_type=x.device.type, enabled=False):
             n = x.shape[0]
-            chunk = max(1, CPU_CHUNK_SAMPLES // x.shape[-1]) if x.device.type == "cpu" else n
+            chunk = cpu_chunk(x.shape[-1]) if x.device.type == "cpu" else n
             # each part is (b, frames, f) frame-major memory: chunks concatenate without a transposing copy
             parts = [self._power(x[i:i + chunk].float()) for i in range(0, n, chunk)]
             return (parts[0] if len(parts) == 1 else torch.cat(parts)).transpose(1, 2)
