@@ -23,9 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own folder is on sys.path)
-
 import numpy as np
+from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,7 +33,7 @@ REAL_SEGMENTS = 4_194  # consecutive 150k segments of the real train.csv
 
 def windows(dataset: str, n: int) -> tuple[str, np.ndarray]:
     from quake_lib import paths
-    from quake_lib.recording import Recording
+    from quake_lib.data.recording import Recording
     try:
         rec = Recording(paths.dataset_dir(dataset))
         w = rec.windows()
@@ -81,7 +80,7 @@ def naive_features(x: np.ndarray) -> dict:
 def run_child(method: str, dataset: str, n: int) -> dict:
     source, x = windows(dataset, n)
     if method == "ours":
-        from quake_lib import features_extra
+        from quake_lib.features import competition as features_extra
         features_extra.kaggle_array_features(x[:2])  # warm-up: numba cache, librosa's lazy imports
         t0 = time.perf_counter()
         for i in range(0, len(x), 32):

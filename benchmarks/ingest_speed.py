@@ -24,16 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own folder is on sys.path)
-
 import numpy as np
+from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
 def make_csv(path: Path, rows: int, seed: int = 0) -> None:
-    from quake_lib import kaggle
+    from quake_lib.data import kaggle
     rng = np.random.default_rng(seed)
     # heavy-tailed counts like the real signal (median |x - 4.5| ~ 3, rare bursts in the thousands)
     signal = np.clip(np.round(4.5 + 3.0 * rng.standard_t(2.5, rows)), -5515, 5444).astype(np.int16)
@@ -63,13 +62,13 @@ def ingest_2019(csv: str, out: str) -> dict:
 def open_2019(csv: str, out: str) -> dict:
     t0 = time.perf_counter()
     d = np.load(out)
-    a, t = d["acoustic_data"], d["time_to_failure"]
+    a, _ = d["acoustic_data"], d["time_to_failure"]  # npz loads each array on access: both are timed
     return {"seconds": time.perf_counter() - t0, "rows": len(a)}
 
 
 def ingest_ours(csv: str, out: str) -> dict:
     os.environ["QUAKE_DATA_DIR"] = out
-    from quake_lib.ingest import ingest
+    from quake_lib.data.ingest import ingest
     t0 = time.perf_counter()
     meta = ingest(csv, name="bench", force=True, progress=False, log=lambda *_: None)
     return {"seconds": time.perf_counter() - t0, "rows": meta["n_rows"]}
@@ -77,7 +76,7 @@ def ingest_ours(csv: str, out: str) -> dict:
 
 def open_ours(csv: str, out: str) -> dict:
     os.environ["QUAKE_DATA_DIR"] = out
-    from quake_lib.recording import Recording
+    from quake_lib.data.recording import Recording
     t0 = time.perf_counter()
     rec = Recording.open("bench")
     x = rec.read(rec.windows().subset(slice(0, 1)))  # opening plus the first 150k window

@@ -25,7 +25,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from quake_lib import datasets, features, folds  # noqa: E402
+from quake_lib.data import datasets  # noqa: E402
+from quake_lib.evaluation import folds  # noqa: E402
+from quake_lib.features import window_stats as features  # noqa: E402
 
 COLUMNS = ["min", "max", "std", "q01", "q25", "q75", "q99", "iqr", "kurtosis", "skew"]
 REAL = {"constant": 3.06, "lightgbm": 2.34}

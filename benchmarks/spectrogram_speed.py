@@ -36,9 +36,8 @@ import sys
 import time
 from pathlib import Path
 
-from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own folder is on sys.path)
-
 import numpy as np
+from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -5,49 +5,74 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import profiles
+from .approaches import registry
+
 
 def _ingest(args) -> None:
-    from .ingest import ingest
+    from .data.ingest import ingest
     ingest(args.path, name=args.name, force=args.force, progress=None if not args.no_progress else False)
 
 
 def _prepare(args) -> None:
-    from . import datasets
+    from .data import datasets
     rec = datasets.prepare(args.name, force=args.force)
     print(rec)
     if args.kaggle_dir:
-        from .synthetic import kaggle_layout
+        from .data.synthetic import kaggle_layout
         kaggle_layout.write_kaggle_files(args.name, args.kaggle_dir, train_csv=not args.no_train_csv)
 
 
 def _report(args) -> None:
-    from . import report
-    extra = report.parse_assignments(args.param)
+    from . import paths
+    from .report import execute
+    extra = execute.parse_assignments(args.param)
     out = Path(args.output_dir).resolve() if args.output_dir else None
-    html = None if args.no_html else (Path(args.html_dir).resolve() if args.html_dir else report.HTML_DIR)
-    report.run(args.dataset, args.profile, args.seed, only=args.only, output_dir=out, html_dir=html,
+    html = None if args.no_html else (Path(args.html_dir).resolve() if args.html_dir else paths.REPORTS_DIR)
+    execute.execute_all(args.dataset, args.profile, args.seed, only=args.only, output_dir=out, html_dir=html,
                extra=extra)
 
 
 def _train(args) -> None:
-    from . import baselines, evaluation
-    if args.approach in baselines.BASELINES:
-        oof = baselines.run(args.dataset, args.approach, seed=args.seed, n_folds=args.folds)
+    from . import evaluation
+    from .approaches import constant, lightgbm
+    from .data import datasets
+
+    approach = registry.get(args.approach)
+    profile = profiles.get(args.profile)
+    rec = datasets.prepare(args.dataset)
+    folds = evaluation.make_folds(rec, n_folds=args.folds)
+    if approach.kind == "baseline":
+        oof = (constant.cross_validate(rec, folds) if approach.name == "constant"
+               else lightgbm.cross_validate(rec, folds, seed=args.seed).oof)
         print(evaluation.mae_table(oof).round(3).to_string())
         return
-    from .train import fit
+    from . import models, train
     overrides = {} if args.devices is None else {"devices": args.devices}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     for head in args.head:
-        spec = head
-        if head == "binned" and args.label_sigma:
-            from .train import BinnedHead
-            spec = lambda: BinnedHead(label_sigma=args.label_sigma)  # noqa: E731
-        res = fit.run(args.dataset, model=args.approach, head=spec, profile=args.profile, seed=args.seed,
-                      n_folds=args.folds, approach=args.name and f"{args.name}_{head}", **overrides)
+        spec = train.BinnedHead(label_sigma=args.label_sigma) if head == "binned" and args.label_sigma else head
+        res = train.cross_validate(rec, models.factory(approach.model), spec, folds, profile=profile,
+                                   seed=args.seed, approach=args.name and f"{args.name}_{head}", **overrides)
         print(res.mae_table().round(3).to_string())
         print(f"{res.approach}: {res.seconds:.1f} s for {len(res.fold_seconds)} folds")
+
+
+def _calibrate(args) -> int:
+    from .data.synthetic.calibration import calibrate
+    from .figures import style
+    from .figures.calibration import calibration_figure
+    from .paths import IMAGES_DIR
+
+    cal = calibrate(n_cycles=args.cycles, per_bin=args.per_bin, seed=args.seed)
+    cols = [c for c in cal.table.columns if not c.endswith("_ratio")]
+    print(cal.table[cols].round(2).to_string())
+    print(cal.spectrum_summary.round(3).to_string())
+    print(cal.checks.to_string(index=False))
+    path = style.save(calibration_figure(cal), args.out or IMAGES_DIR / "calibration.png", dpi=100)
+    print(f"figure: {path}")
+    return 0 if cal.passed else 1
 
 
 def _submit(args) -> None:
@@ -81,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("report", help="execute the numbered notebooks in order with papermill")
     s.add_argument("--dataset", default="synthetic", help="dataset name (default: synthetic)")
-    s.add_argument("--profile", default="default", help="quick, default or full (default: default)")
+    s.add_argument("--profile", default="default", choices=list(profiles.PROFILES),
+                   help="how much data and compute each chapter spends (default: default)")
     s.add_argument("--seed", type=int, default=0, help="seed for every notebook (default: 0)")
     s.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks (number prefixes)")
     s.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
@@ -93,10 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="cross-validate an approach on the fixed leave-cycles-out folds; "
                        "write its OOF predictions (and per-epoch metrics) to data/DATASET/results/")
-    s.add_argument("--approach", default="wave_cnn",
-                   help="a registered model (default: wave_cnn) or a baseline: constant, lightgbm")
+    s.add_argument("--approach", default="wave_cnn", choices=list(registry.names()),
+                   help="an approach of the registry (default: wave_cnn); networks train their body with "
+                   "each --head")
     s.add_argument("--dataset", default="synthetic", help="dataset name (default: synthetic)")
-    s.add_argument("--profile", default="default", help="quick, default or full (default: default)")
+    s.add_argument("--profile", default="default", choices=list(profiles.PROFILES),
+                   help="sizes of the networks' training (default: default)")
     s.add_argument("--head", nargs="+", default=["binned"], choices=["regression", "binned"],
                    help="target head(s), one run each (default: binned)")
     s.add_argument("--seed", type=int, default=0, help="training seed (folds are fixed; default: 0)")
@@ -110,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("submit", help="Kaggle submission.csv from an approach's saved fold models "
                        "(their mean), in sample_submission.csv order; scored if test labels exist")
-    s.add_argument("--approach", required=True, help="a trained approach, e.g. wave_cnn_binned, lightgbm, constant")
+    s.add_argument("--approach", required=True, help="a trained result: an arm of the comparison ("
+                   f"{', '.join(registry.arms())}) or any other name a training run saved")
     s.add_argument("--test-dir", required=True, help="folder of the test seg_*.csv files")
     s.add_argument("--dataset", default="synthetic", help="dataset the approach was trained on (default: synthetic)")
     s.add_argument("--sample-submission", help="default: sample_submission.csv beside the test folder")
@@ -120,14 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-missing", action="store_true", help="sample ids without a segment file are "
                    "left out (a PARTIAL file Kaggle rejects, for checking only) instead of an error")
     s.set_defaults(func=_submit)
+
+    s = sub.add_parser("calibrate", help="the synthetic generator against the real LANL statistics at the "
+                       "real density (needs ../shared/lanl); prints the checks, saves images/calibration.png")
+    s.add_argument("--cycles", type=int, default=80, help="simulated cycles (default 80)")
+    s.add_argument("--per-bin", type=int, default=60, help="windows per time_to_failure bin (default 60)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default=None, help="PNG path (default images/calibration.png)")
+    s.set_defaults(func=_calibrate)
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        rc = args.func(args)
     except (FileNotFoundError, ValueError, IsADirectoryError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 0
+    return rc or 0

@@ -15,9 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = ROOT / "notebooks"
 IMAGES_DIR = ROOT / "images"
-BENCHMARKS_DIR = ROOT / "benchmarks"
+REPORTS_DIR = ROOT / "reports"                     # rendered HTML pages of the chapters
+QUICK_BASELINE_DIR = ROOT / "tests" / "notebooks"  # the quick-profile outputs nbval compares
 
-# A dataset name becomes a directory name: keep it boring so it can never escape data/.
+# A dataset or approach name becomes a directory or file name: keep it boring so it can never escape
+# data/ or results/.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -31,12 +33,12 @@ def shared_lanl_dir() -> Path:
     return Path(os.environ.get("QUAKE_SHARED_DIR", ROOT.parent / "shared" / "lanl")).resolve()
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, kind: str = "dataset") -> str:
+    """``name`` if it is safe as a file name (letters, digits, '_', '-', '.'); else a ValueError that
+    says which ``kind`` of name was wrong."""
     if not isinstance(name, str) or not _NAME_RE.match(name) or name.endswith((".partial", ".old")):
-        raise ValueError(
-            f"dataset name {name!r} is not valid: expected letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit"
-        )
+        raise ValueError(f"{kind} name {name!r} is not valid: expected letters, digits, '_', '-' or '.', "
+                         "starting with a letter or digit (it becomes a file name)")
     return name
 
 

@@ -1,44 +1,110 @@
-"""Run profiles: how much data and compute a notebook spends.
+"""Run profiles: how much data and compute a chapter spends, for every approach, in one place.
 
 - ``quick``: for ``make test`` / nbval (``QUAKE_QUICK=1``): the small ``quick`` dataset, a few windows,
   seconds per notebook.
-- ``default``: what ``make report`` runs on the ``synthetic`` dataset on 2 CPU cores (30 min for all).
+- ``default``: what ``make report`` runs on the ``synthetic`` dataset on 2 CPU cores (~15 min for all).
 - ``full``: for the real recording on a GPU machine (more windows, longer training).
 
-Later chapters add their own fields (epochs, windows per epoch, ...); a field's meaning is documented
-where it is declared.
+A :class:`Profile` carries the sizes of every chapter and approach; a name is resolved once
+(:func:`get`, in the notebook session or the command line) and the :class:`Profile` is passed on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Contrastive pre-training of approach 3 (:mod:`quake_lib.train.contrastive`)."""
+
+    crop: int = 32_768          # samples per training sequence (128 latent steps of 256)
+    epochs: int = 8
+    crops_per_epoch: int = 1024
+    batch_size: int = 32
+    lr: float = 1e-2            # CPC sits on its chance plateau for long at 2e-3 (measured: 64 steps)
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.1   # segments held back for the validation curves
+    val_crops: int = 128
+    threads: int | None = 1     # see CPCSizes.threads
+
+
+@dataclass(frozen=True)
+class CPCSizes:
+    """Approach 3 (chapter 5). Set so that the default run (pre-training, two probes, fine-tuning and
+    training from scratch on 5 folds, the 2019 experiments, figures) fits ~9 minutes on 2 idle CPU
+    cores. A 150k window through encoder + GRU (586 sequential GRU steps), forward and backward, is the
+    expensive unit: fine-tuning and training from scratch get ``tune_epochs x tune_windows`` windows
+    per fold (the same budget for both, so the comparison is fair), far fewer than approach 1's; the
+    probes reuse features computed once per window."""
+
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    probe_stride: int = 50_000         # grid of the probes' training windows (divides 150k)
+    probe_iterations: int = 300
+    tune_epochs: int = 6               # fine-tuning and from-scratch training, per fold
+    tune_windows: int = 128
+    tune_batch: int = 16
+    finetune_lr: float = 3e-3            # 1e-3 left the readout undertrained in 48 steps (fold 0: MAE 2.48 vs 2.09)
+    scratch_lr: float = 3e-3
+    # the short runs of the 2019 experiments (4 x 16 steps: past CPC's initial plateau of ~30 steps)
+    experiment: PretrainConfig = field(default_factory=lambda: PretrainConfig(epochs=4, crops_per_epoch=512))
+    bn_windows: int = 64               # windows for the final BatchNorm recalibration of the readout
+    # One torch thread: the GRU runs 586 tiny sequential steps per window, each a multithreaded
+    # MKL call ending in an OpenMP barrier; with the other core busy those barriers spin (seen: a
+    # 22 s quick run of the chapter took 11 minutes of CPU while another notebook ran).
+    threads: int | None = 1
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
+    # chapters 1-2
     stats_stride: int = 150_000      # grid stride of the windows whose statistics the EDA tabulates
     spectra_per_bin: int = 40        # windows per time_to_failure bin for mean power spectra
     stft_windows: int = 120          # windows used to compare STFT settings
     envelope_bins: int = 4_000       # min/max bins for whole-recording plots
-    # Neural training (quake_lib.train). One fold's run costs epochs x windows_per_epoch windows
+    # Approaches 1 and 2 (quake_lib.train). One fold's run costs epochs x windows_per_epoch windows
     # forward + backward. Measured on 2 CPU cores, idle: approach 1 (wave_cnn) takes ~22-27 s per
     # fold, so 5 folds x 2 heads ~4-4.5 min; the quick profile ~9 s per head on the quick dataset.
     epochs: int = 8                  # passes, each over freshly drawn random training windows
     windows_per_epoch: int = 320     # random training windows drawn per epoch
     batch_size: int = 32
     lr: float = 3e-3                 # peak learning rate of the one-cycle schedule
+    bn_windows: int = 256            # training windows for each fold's final BatchNorm recalibration
+    # Approach 2: on the quick profile (64 training windows per fold) recalibrating on 256 windows
+    # would cost four times the training itself.
+    spec_resnet_bn_windows: int = 256
+    # Approach 3
+    cpc: CPCSizes = field(default_factory=CPCSizes)
 
 
 PROFILES = {
     "quick": Profile("quick", stats_stride=150_000, spectra_per_bin=8, stft_windows=24, envelope_bins=1_000,
-                     epochs=2, windows_per_epoch=32, batch_size=16),
+                     epochs=2, windows_per_epoch=32, batch_size=16, spec_resnet_bn_windows=32,
+                     cpc=CPCSizes(pretrain=PretrainConfig(crop=16_384, epochs=2, crops_per_epoch=64,
+                                                          batch_size=16, val_crops=32),
+                                  probe_stride=150_000, probe_iterations=60, tune_epochs=1, tune_windows=16,
+                                  tune_batch=8, bn_windows=16,
+                                  experiment=PretrainConfig(crop=16_384, epochs=1, crops_per_epoch=32,
+                                                            batch_size=16, val_crops=16))),
     "default": Profile("default"),
     "full": Profile("full", stats_stride=75_000, spectra_per_bin=200, stft_windows=600, envelope_bins=8_000,
-                    epochs=30, windows_per_epoch=4096, batch_size=64),
+                    epochs=30, windows_per_epoch=4096, batch_size=64,
+                    cpc=CPCSizes(pretrain=PretrainConfig(epochs=30, crops_per_epoch=8192, batch_size=64),
+                                 probe_stride=25_000, probe_iterations=600, tune_epochs=20, tune_windows=2048,
+                                 tune_batch=32, experiment=PretrainConfig(epochs=8, crops_per_epoch=2048),
+                                 bn_windows=256, threads=None)),
 }
 
 
 def get(name: str, **overrides) -> Profile:
+    """The profile called ``name``, with fields replaced by ``overrides``."""
     if name not in PROFILES:
         raise ValueError(f"profile {name!r} is not known; expected one of: {', '.join(PROFILES)}")
     return replace(PROFILES[name], **overrides)
+
+
+def quick_mode() -> bool:
+    """``QUAKE_QUICK=1`` in the environment (``make test``): the quick profile on the ``quick`` dataset,
+    whatever a notebook's parameters say."""
+    return os.environ.get("QUAKE_QUICK", "") not in ("", "0")

@@ -9,7 +9,7 @@ Nothing is trained here; the models are the ones cross-validation saved:
   the K fold models, each trained on (K-1)/K of the cycles, is the common Kaggle practice; no model
   is refitted on all the data, so the submission uses exactly the models whose held-out MAE the
   report shows.
-- ``lightgbm``: the fold boosters :func:`quake_lib.baselines.lightgbm_cv` saved as LightGBM text files,
+- ``lightgbm``: the fold boosters :func:`quake_lib.approaches.lightgbm.cross_validate` saved as LightGBM text files,
   on the same Kaggle feature table, averaged the same way.
 - ``constant``: the median target of all evaluation windows (every cycle's; the MAE-optimal constant).
 
@@ -24,14 +24,19 @@ path on the 4 real segments in ``../shared/lanl/test``); it never fills gaps wit
 """
 from __future__ import annotations
 
-import os
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
-from . import evaluation, kaggle
+from . import evaluation
+from .atomic import write_csv
+from .data import kaggle
+from .features.competition import kaggle_array_features
+from .train.predict import load_module, predict_array
 
 LABELS_FILE = "test_labels.csv"
 SAMPLE_FILE = "sample_submission.csv"
@@ -97,12 +102,10 @@ def fold_files(dataset: str, approach: str, suffix: str) -> list[Path]:
 def window_length(dataset: str, approach: str, kind: str) -> int | None:
     """The segment length the approach's models were trained on (Kaggle's 150,000 by default);
     None for the constant, which ignores the signal (the files are still parsed and checked)."""
-    import json
     if kind == "constant":
         return None
     d = evaluation.checkpoint_dir(dataset, approach)
     if kind == "net":
-        import torch
         meta = torch.load(fold_files(dataset, approach, ".pt")[0], map_location="cpu",
                           weights_only=True).get("meta", {})
         return int(meta.get("window_length", evaluation.WINDOW))
@@ -113,9 +116,6 @@ def window_length(dataset: str, approach: str, kind: str) -> int | None:
 
 def net_predictions(files: list[Path], x: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """(n_segments, n_folds) default readouts of the fold checkpoints ``files``."""
-    import torch
-
-    from .train.predict import load_module, predict_array
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cols = []
     for path in files:
@@ -127,9 +127,8 @@ def net_predictions(files: list[Path], x: np.ndarray, batch_size: int = 32) -> n
 
 def lightgbm_predictions(files: list[Path], x: np.ndarray, batch: int = 64) -> np.ndarray:
     """(n_segments, n_folds) predictions of the saved fold boosters ``files`` on the Kaggle features."""
-    import lightgbm as lgb
+    import lightgbm as lgb  # imported here: only this kind of submission needs it
 
-    from .features_extra import kaggle_array_features
     # batches: the feature code works in float64, 2,624 real segments at once would take ~3 GB
     feats = pd.concat([kaggle_array_features(x[i:i + batch]) for i in range(0, len(x), batch)],
                       ignore_index=True)
@@ -191,13 +190,6 @@ def _check_ids(test_dir: Path, sample: pd.DataFrame, sample_path: Path, allow_mi
     return ids[ids.isin(present)].tolist()
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submission=None, labels=None,
            output="submission.csv", allow_missing: bool = False, batch_size: int = 32) -> Submission:
     """Predict every test segment with ``approach``'s saved fold models, write ``output`` in
@@ -231,7 +223,7 @@ def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submissio
         frame = kaggle.write_submission(path, dict(zip(ids, values)), sample_path)
     else:  # partial (allow_missing): the present ids, still in the sample's order
         frame = pd.DataFrame({"seg_id": ids, "time_to_failure": values})
-        _write(frame, path)
+        write_csv(frame, path)
     sub = Submission(approach, kind, frame, per_model, path, len(sample), labels_path=labels_path)
     if labels_path is not None:
         sub.mae, sub.n_scored = score(frame, labels_path)

@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
+from tiny_data import LENGTH, loud_recording
 
+from quake_lib import evaluation as ev
 from quake_lib import paths
+from quake_lib.train.fit import torch_threads
 
 
 @pytest.fixture
@@ -19,6 +22,17 @@ def shared_lanl():
     if not (d / "train_head_150k.csv").exists():
         pytest.skip(f"real LANL material not found at {d} (set QUAKE_SHARED_DIR to point at it)")
     return d
+
+
+# The tiny learnable recording of the evaluation, baseline and training tests (tests/tiny_data.py).
+@pytest.fixture
+def rec(data_dir):
+    return loud_recording(data_dir / "tiny")
+
+
+@pytest.fixture
+def windows(rec):
+    return ev.eval_windows(rec, stride=LENGTH, length=LENGTH)
 
 
 def make_recording_arrays(cycle_lengths=(3000, 5000, 4000), seed=0, rows_per_second=1000.0):
@@ -57,6 +71,5 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture
 def one_torch_thread():
     """torch on one thread for the test: two threads stall on a busy 2-core machine (CI)."""
-    from quake_lib.train.fit import torch_threads
     with torch_threads(1):
         yield

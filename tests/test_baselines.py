@@ -2,11 +2,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_data import LENGTH
 
-from quake_lib import baselines, evaluation as ev
-from quake_lib import features, features_extra as fx
-
-from tiny_data import LENGTH, rec, windows  # noqa: F401 (fixtures)
+from quake_lib import evaluation as ev
+from quake_lib.approaches import constant, lightgbm, references
+from quake_lib.features import competition as fx
+from quake_lib.features import window_stats as features
 
 
 @pytest.fixture
@@ -15,7 +16,7 @@ def folds(rec, windows):
 
 
 def test_constant_is_the_training_median(rec, windows, folds):
-    oof = baselines.constant_cv(rec, folds, windows=windows)
+    oof = constant.cross_validate(rec, folds, windows=windows)
     for f in folds:
         train, test = f.split(windows)
         got = oof.loc[oof.fold == f.index, "prediction"].to_numpy()
@@ -25,21 +26,21 @@ def test_constant_is_the_training_median(rec, windows, folds):
 
 
 def test_lightgbm_beats_constant_and_is_deterministic(rec, windows, folds):
-    cfg = baselines.LgbmConfig(n_estimators=60, learning_rate=0.1, min_child_samples=5,
+    cfg = lightgbm.LgbmConfig(n_estimators=60, learning_rate=0.1, min_child_samples=5,
                                train_stride=LENGTH // 2, n_jobs=1)
-    a = baselines.lightgbm_cv(rec, folds, cfg, seed=0, windows=windows, save=False)
-    b = baselines.lightgbm_cv(rec, folds, cfg, seed=0, windows=windows, save=False)
+    a = lightgbm.cross_validate(rec, folds, cfg, seed=0, windows=windows, save=False)
+    b = lightgbm.cross_validate(rec, folds, cfg, seed=0, windows=windows, save=False)
     assert np.array_equal(a.oof["prediction"], b.oof["prediction"])
-    const = baselines.constant_cv(rec, folds, windows=windows, save=False)
+    const = constant.cross_validate(rec, folds, windows=windows, save=False)
     table = ev.mae_table(pd.concat([a.oof, const]))
     assert table.loc["lightgbm", "mean"] < 0.7 * table.loc["constant", "mean"]
     assert "mean" not in a.features.columns  # the drifting location is left out
-    assert not baselines.top_features(a.importance, k=5).empty
+    assert not lightgbm.top_features(a.importance, k=5).empty
 
 
 def test_lightgbm_rejects_unknown_objective(rec, windows, folds):
     with pytest.raises(ValueError, match="objective"):
-        baselines.lightgbm_cv(rec, folds, baselines.LgbmConfig(objective="l2"), windows=windows, save=False)
+        lightgbm.cross_validate(rec, folds, lightgbm.LgbmConfig(objective="l2"), windows=windows, save=False)
 
 
 def test_rolling_std_percentiles_match_pandas():
@@ -60,8 +61,9 @@ def test_spectral_band_of_a_sine():
     assert max(bands, key=bands.get) == "band_250_300k"
 
 
-def test_kaggle_feature_set_is_registered_and_finite(rec, windows):
-    assert {"rolling_std", "spectral", "mfcc"} <= set(features.GROUPS)
+def test_kaggle_feature_set_is_complete_and_finite(rec, windows):
+    assert {"rolling_std", "spectral", "mfcc"} <= set(fx.KAGGLE_GROUPS)
+    assert not {"rolling_std", "spectral", "mfcc"} & set(features.GROUPS)  # the base set is left as it is
     df = fx.kaggle_features(rec, windows.subset(slice(0, 5)))
     assert len(df) == 5 and np.isfinite(df.to_numpy()).all()
     assert df.shape[1] > 80
@@ -69,14 +71,14 @@ def test_kaggle_feature_set_is_registered_and_finite(rec, windows):
 
 
 def test_reference_oofs_take_only_saved_files_on_the_same_folds(rec, windows, folds):
-    baselines.constant_cv(rec, folds, windows=windows)
+    constant.cross_validate(rec, folds, windows=windows)
     parts = [ev.oof_frame(name, f.index, f.split(windows)[1], f.split(windows)[1].targets)
              for name in ("lightgbm", "net_a") for f in folds]
     # net_b: the same windows, but fold 0's cycles labelled as fold 1 (another run's folds)
     parts += [ev.oof_frame("net_b", (f.index + 1) % len(folds), f.split(windows)[1], f.split(windows)[1].targets)
               for f in folds]
     ev.save_oof(pd.concat(parts, ignore_index=True), rec.name)
-    frames, notes = baselines.reference_oofs(rec, folds, others=("net_a", "net_b", "net_c"))
+    frames, notes = references.reference_oofs(rec, folds, others=("net_a", "net_b", "net_c"))
     assert [df["approach"].iloc[0] for df in frames] == ["constant", "lightgbm", "net_a"]
     assert notes == ["constant: saved OOF file", "lightgbm: saved OOF file", "net_a: saved OOF file",
                      "net_b: not run yet, left out", "net_c: not run yet, left out"]

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quake_lib import calibration
-from quake_lib.synthetic import preset
+from quake_lib.cli import main
+from quake_lib.data.synthetic import calibration, preset
+from quake_lib.figures import style
+from quake_lib.figures.calibration import calibration_figure
 
 
 def test_weighted_helpers():
@@ -64,5 +66,11 @@ def test_spectrum_is_real_like(cal):
 
 
 def test_plot(cal, tmp_path):
-    path = calibration.plot_calibration(cal, tmp_path / "cal.png")
+    path = style.save(calibration_figure(cal), tmp_path / "cal.png")
     assert path.exists() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_calibrate_command(shared_lanl, tmp_path, capsys):
+    out = tmp_path / "cal.png"
+    assert main(["calibrate", "--cycles", "8", "--per-bin", "4", "--out", str(out)]) in (0, 1)
+    assert out.exists() and "spectral peak" in capsys.readouterr().out

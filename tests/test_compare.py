@@ -3,12 +3,14 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_data import LENGTH, TINY_NET
 
-from quake_lib import baselines, compare, compare_figures, models
 from quake_lib import evaluation as ev
+from quake_lib import models
+from quake_lib.approaches import constant, lightgbm, registry
+from quake_lib.evaluation import compare
+from quake_lib.figures import ch06_comparison as compare_figures
 from quake_lib.train import cross_validate
-
-from tiny_data import LENGTH, TINY_NET, rec, windows  # noqa: F401 (fixtures)
 
 matplotlib.use("Agg")
 
@@ -27,20 +29,20 @@ def folds(rec, windows):
 
 
 def test_inventory_lists_present_missing_and_left_out(rec, windows, folds):
-    baselines.constant_cv(rec, folds, windows=windows)
+    constant.cross_validate(rec, folds, windows=windows)
     for name in ("spec_study_a", "ensemble", "my_variant"):
         ev.save_oof(_oof(windows, folds, name, windows.targets), rec.name)
     inv = compare.inventory(rec.name)
     assert inv.present == ["constant"]
-    assert inv.missing == list(compare.MAIN_APPROACHES[1:])
+    assert inv.missing == list(registry.arms()[1:])
     assert inv.others == ["my_variant", "spec_study_a"]  # the ensemble file is this chapter's own output
-    assert f"missing, their chapter has not run ({len(compare.MAIN_APPROACHES) - 1})" in str(inv)
+    assert f"missing, their chapter has not run ({len(registry.arms()) - 1})" in str(inv)
     with pytest.raises(FileNotFoundError, match="run chapters 3-5"):
         compare.load_main(rec.name, [])
 
 
 def test_load_main_refuses_approaches_on_other_windows(rec, windows, folds):
-    baselines.constant_cv(rec, folds, windows=windows)
+    constant.cross_validate(rec, folds, windows=windows)
     other = _oof(windows, folds, "lightgbm", windows.targets)
     ev.save_oof(other[other["start"] != other["start"].iloc[0]], rec.name)
     with pytest.raises(ValueError, match="'lightgbm' was scored on other windows"):
@@ -95,9 +97,9 @@ def test_cost_table_and_figures_from_a_trained_net(rec, windows, folds):
     fast = dict(epochs=2, windows_per_epoch=16, batch_size=8, threads=1)
     cross_validate(rec, net, "binned", folds[:2] + [folds[2]], seed=0, eval_windows=windows,
                    approach="wave_cnn_binned", verbose=False, **fast)
-    baselines.constant_cv(rec, folds, windows=windows)
-    cfg = baselines.LgbmConfig(n_estimators=10, min_child_samples=5, train_stride=LENGTH, n_jobs=1)
-    baselines.lightgbm_cv(rec, folds, cfg, windows=windows)
+    constant.cross_validate(rec, folds, windows=windows)
+    cfg = lightgbm.LgbmConfig(n_estimators=10, min_child_samples=5, train_stride=LENGTH, n_jobs=1)
+    lightgbm.cross_validate(rec, folds, cfg, windows=windows)
     inv = compare.inventory(rec.name)
     assert inv.present == ["constant", "lightgbm", "wave_cnn_binned"]
     cost = compare.cost_table(rec.name, inv.present)

@@ -7,14 +7,26 @@ import torch
 
 from quake_lib import evaluation as ev
 from quake_lib import models
-from quake_lib.cpc import (ARConfig, Autoregressive, CPCBody, CPCBodyConfig, CPCConfig, CPCNet, Encoder,
-                           EncoderConfig, InfoNCE, InfoNCEConfig, load_pretrained, receptive_field,
-                           sample_negatives, save_pretrained)
-from quake_lib.cpc.pretrain import PretrainConfig, pretrain, random_crops, step_table
-from quake_lib.cpc.probe import ProbeConfig, locate, probe_cv
+from quake_lib.models.cpc import (
+    ARConfig,
+    Autoregressive,
+    CPCBody,
+    CPCBodyConfig,
+    CPCConfig,
+    CPCNet,
+    Encoder,
+    EncoderConfig,
+    InfoNCE,
+    InfoNCEConfig,
+    latent_receptive_field,
+    load_pretrained,
+    sample_negatives,
+    save_pretrained,
+)
+from quake_lib.profiles import PretrainConfig
 from quake_lib.train import cross_validate
-
-from tiny_data import rec, windows  # noqa: F401 (fixtures)
+from quake_lib.train.contrastive import pretrain, random_crops, step_table
+from quake_lib.train.probe import ProbeConfig, locate, probe_cv
 
 TINY_ENC = EncoderConfig(decimate=2, lowpass_taps=15, channels=(8, 8, 16), kernels=(8, 8, 4), strides=(4, 4, 4))
 TINY_AR = ARConfig(hidden=16)
@@ -48,7 +60,7 @@ def test_shapes_and_receptive_field():
     assert TINY_ENC.stride == 128 and z.shape == (3, 16, 32)
     c = Autoregressive(16, TINY_AR)(z)
     assert c.shape == (3, 32, 16)
-    assert receptive_field(TINY_ENC) == (1 + 7 + 7 * 4 + 3 * 16) * 2 + 14
+    assert latent_receptive_field(TINY_ENC) == (1 + 7 + 7 * 4 + 3 * 16) * 2 + 14
     body = CPCBody(16, CPCBodyConfig(encoder=TINY_ENC, ar=TINY_AR))
     assert body(x).shape == (3, 16)
     assert body.features(x).shape == (3, len(body.config.pool) * 16)

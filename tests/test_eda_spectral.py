@@ -6,18 +6,20 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-
-from quake_lib import eda, spectral, store  # noqa: E402
-from quake_lib.recording import Recording  # noqa: E402
-
 from conftest import make_recording_arrays  # noqa: E402
+
+from quake_lib.constants import SAMPLE_RATE_HZ  # noqa: E402
+from quake_lib.data import store  # noqa: E402
+from quake_lib.data.recording import Recording  # noqa: E402
+from quake_lib.features import eda, spectral  # noqa: E402
+from quake_lib.figures import ch01_eda  # noqa: E402
 
 
 @pytest.mark.parametrize("n,bins", [(10_000, 7), (10_000, 10_000), (12_345, 100), (5, 10)])
 def test_envelope_matches_brute_force(monkeypatch, n, bins):
-    monkeypatch.setattr(eda, "_CHUNK", 1000)  # force several chunks
+    monkeypatch.setattr(ch01_eda, "_CHUNK", 1000)  # force several chunks
     x = np.random.default_rng(0).integers(-1000, 1000, n).astype(np.int16)
-    idx, lo, hi = eda.envelope(x, bins)
+    idx, lo, hi = ch01_eda.envelope(x, bins)
     size = -(-n // bins)
     for k, start in enumerate(idx):
         assert lo[k] == x[start:start + size].min() and hi[k] == x[start:start + size].max()
@@ -26,7 +28,7 @@ def test_envelope_matches_brute_force(monkeypatch, n, bins):
 
 def test_envelope_bad_range():
     with pytest.raises(ValueError, match="empty range"):
-        eda.envelope(np.zeros(10), 5, start=5, stop=5)
+        ch01_eda.envelope(np.zeros(10), 5, start=5, stop=5)
 
 
 @pytest.fixture
@@ -38,11 +40,11 @@ def rec(data_dir):
 
 
 def test_failure_zoom_finds_the_burst(rec):
-    fig, facts = eda.failure_zoom(rec, cycle=1, before_s=1.0, after_s=0.2)
+    fig, facts = ch01_eda.failure_zoom(rec, cycle=1, before_s=1.0, after_s=0.2)
     assert facts["burst_ttf_s"] == pytest.approx(0.1, abs=1e-3)
     assert facts["burst_abs_counts"] > 4000
     with pytest.raises(ValueError, match="not followed by a failure"):
-        eda.failure_zoom(rec, cycle=2)
+        ch01_eda.failure_zoom(rec, cycle=2)
 
 
 def test_cycle_summary_counts_windows(rec):
@@ -67,7 +69,7 @@ def test_percentile_ranks():
 
 
 def test_power_cutoffs_of_a_tone():
-    t = np.arange(150_000) / spectral.FS
+    t = np.arange(150_000) / SAMPLE_RATE_HZ
     x = (100 * np.sin(2 * np.pi * 250e3 * t)).astype(np.int16)
     freqs, psd = spectral.welch(x[None])
     cut = spectral.power_cutoffs(freqs, psd[0])

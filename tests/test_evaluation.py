@@ -6,8 +6,6 @@ import pytest
 from quake_lib import evaluation as ev
 from quake_lib import paths
 
-from tiny_data import LENGTH, rec, windows  # noqa: F401 (fixtures)
-
 
 def test_folds_hold_out_every_cycle_once(rec, windows):
     folds = ev.make_folds(rec, n_folds=3, windows=windows)

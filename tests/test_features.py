@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quake_lib import features, store
-from quake_lib.recording import Recording
+from quake_lib.data import store
+from quake_lib.data.recording import Recording
+from quake_lib.features import window_stats as features
 
 
 def heavy_tailed(n_rows, length, seed=0):

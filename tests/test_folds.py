@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from quake_lib.folds import Fold, cycle_folds
-from quake_lib.recording import Windows
+from quake_lib.data.recording import Windows
+from quake_lib.evaluation.folds import Fold, cycle_folds
 
 
 def windows_of(cycles):

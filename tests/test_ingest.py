@@ -5,12 +5,11 @@ import zipfile
 
 import numpy as np
 import pytest
-
-from quake_lib import csv_parse, kaggle, store
-from quake_lib.ingest import ingest
-from quake_lib.recording import Recording
-
 from conftest import leftovers, make_recording_arrays
+
+from quake_lib.data import csv_parse, kaggle, store
+from quake_lib.data.ingest import ingest
+from quake_lib.data.recording import Recording
 
 HEADER = "acoustic_data,time_to_failure\n"
 
@@ -25,8 +24,8 @@ def test_roundtrip_exact_values_small_chunks(data_dir, tmp_path):
     src = tmp_path / "train.csv"
     kaggle.write_train_csv(src, signal, ttf)
     lines = src.read_text().splitlines()[1:]
-    expect_sig = np.array([int(l.split(",")[0]) for l in lines], dtype=np.int16)
-    expect_ttf = np.array([np.float32(float(l.split(",")[1])) for l in lines])
+    expect_sig = np.array([int(row.split(",")[0]) for row in lines], dtype=np.int16)
+    expect_ttf = np.array([np.float32(float(row.split(",")[1])) for row in lines])
     # 256-byte chunks put a chunk boundary inside many rows and inside the header's tail
     meta = ingest(src, name="t", chunk_bytes=256, log=quiet)
     rec = Recording.open("t")
@@ -200,7 +199,8 @@ def test_zip_without_csv(data_dir, tmp_path):
     src = tmp_path / "train.csv.zip"
     with zipfile.ZipFile(src, "w") as z:
         z.writestr("readme.txt", "no data here")
-    with pytest.raises(csv_parse.CSVFormatError, match=r"train.csv.zip: the zip archive holds no .csv file \(found: readme.txt\)"):
+    with pytest.raises(csv_parse.CSVFormatError,
+                       match=r"train.csv.zip: the zip archive holds no .csv file \(found: readme.txt\)"):
         ingest(src, name="t", log=quiet)
     assert leftovers(data_dir) == []
 
@@ -233,7 +233,7 @@ def test_real_excerpt_reproduces_exact_values(data_dir, shared_lanl):
     rec = Recording.open("lanl")
     lines = src.read_text().split("\n")
     assert lines[0] == "" and lines[1] == HEADER.strip()
-    rows = [l.split(",") for l in lines[2:] if l]
+    rows = [line.split(",") for line in lines[2:] if line]
     assert meta["n_rows"] == len(rows) == 149_999
     np.testing.assert_array_equal(rec.signal, np.array([int(a) for a, _ in rows], dtype=np.int16))
     np.testing.assert_array_equal(rec.ttf, np.array([np.float32(float(t)) for _, t in rows]))

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quake_lib import csv_parse, kaggle
+from quake_lib.data import csv_parse, kaggle
 
 
 def test_train_csv_format_is_kaggles(tmp_path):

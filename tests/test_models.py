@@ -2,11 +2,10 @@
 import numpy as np
 import pytest
 import torch
+from tiny_data import LENGTH, TINY_NET
 
 from quake_lib import models
 from quake_lib.models.wavenet import Decimator, lowpass_kernel
-
-from tiny_data import LENGTH, TINY_NET
 
 
 def test_default_wavenet_is_small_and_maps_windows_to_outputs():

@@ -9,7 +9,8 @@ import json
 import nbformat
 import pytest
 
-from quake_lib import report
+from quake_lib import paths
+from quake_lib.report import execute as report
 
 CHAPTERS = report.numbered_notebooks()
 REQUIRED_PARAMETERS = {"dataset", "profile", "seed"}
@@ -41,7 +42,7 @@ def test_misspelled_parameter_fails_loudly(path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_quick_baseline_matches_the_chapter(path):
-    baseline = report.QUICK_BASELINE_DIR / path.name
+    baseline = paths.QUICK_BASELINE_DIR / path.name
     assert baseline.exists(), f"no nbval baseline for {path.name}: run `make quick-baseline`"
     assert code_sources(baseline) == code_sources(path), (
         f"{baseline} is out of date with {path}: run `make quick-baseline`")

@@ -1,11 +1,10 @@
 """Recording: memory-mapped windows, targets at the last sample, no window straddles a failure."""
 import numpy as np
 import pytest
-
-from quake_lib import store
-from quake_lib.recording import Recording
-
 from conftest import make_recording_arrays
+
+from quake_lib.data import store
+from quake_lib.data.recording import Recording
 
 
 @pytest.fixture
@@ -70,7 +69,7 @@ def test_corrupt_meta_is_refused(rec):
 
 
 def test_real_windows_line_up_with_the_csv(data_dir, shared_lanl):
-    from quake_lib.ingest import ingest
+    from quake_lib.data.ingest import ingest
     ingest(shared_lanl / "train_head_150k.csv", name="lanl", log=lambda *_: None)
     rec = Recording.open("lanl")
     lines = (shared_lanl / "train_head_150k.csv").read_text().split("\n")[2:]

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from quake_lib import report
+from quake_lib.report import execute as report
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from quake_lib import result_figures  # noqa: E402
+from quake_lib.figures import results as result_figures  # noqa: E402
 
 
 def _metrics():

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 import torch
 from scipy import signal as sps
+from tiny_data import LENGTH
 
 from quake_lib import evaluation as ev
 from quake_lib import models
 from quake_lib.models import SpecResNet, SpecResNetConfig, Spectrogram, SpectrogramConfig
 from quake_lib.models.resnet import adapt_state_dict, default_weights_path
 from quake_lib.train import cross_validate
-
-from tiny_data import LENGTH, rec, windows  # noqa: F401 (fixtures)
 
 FS = 4_000_000
 

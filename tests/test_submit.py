@@ -4,14 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_data import LENGTH, TINY_NET, loud_recording
 
-from quake_lib import baselines, kaggle, models, paths, submit
 from quake_lib import evaluation as ev
+from quake_lib import models, paths, submit
+from quake_lib.approaches import constant, lightgbm
 from quake_lib.cli import main
+from quake_lib.data import kaggle
 from quake_lib.train import cross_validate, predict_array
 from quake_lib.train.predict import load_module
-
-from tiny_data import LENGTH, TINY_NET, loud_recording
 
 TINY = models.factory("wave_cnn", **TINY_NET.__dict__)
 FAST = dict(epochs=1, windows_per_epoch=16, batch_size=8, eval_batch_size=64, threads=1, lr=1e-2)
@@ -31,10 +32,10 @@ def trained(tmp_path_factory):
         for head in ("binned", "regression"):
             cross_validate(rec, TINY, head, folds, seed=0, eval_windows=windows, approach=f"tiny_{head}",
                            verbose=False, **FAST)
-        cfg = baselines.LgbmConfig(n_estimators=20, learning_rate=0.1, min_child_samples=5,
+        cfg = lightgbm.LgbmConfig(n_estimators=20, learning_rate=0.1, min_child_samples=5,
                                    train_stride=LENGTH, n_jobs=1)
-        baselines.lightgbm_cv(rec, folds, cfg, seed=0, windows=windows)
-        baselines.constant_cv(rec, folds, windows=windows)
+        lightgbm.cross_validate(rec, folds, cfg, seed=0, windows=windows)
+        constant.cross_validate(rec, folds, windows=windows)
         kdir = root / "kaggle"
         pick = windows.subset(np.linspace(0, len(windows) - 1, N_SEG).astype(int))
         x = rec.read(pick)
@@ -114,7 +115,7 @@ def test_rebuilt_module_reproduces_its_held_out_predictions(trained):
 def test_lightgbm_submission_uses_the_saved_boosters(trained, capsys):
     import lightgbm as lgb
 
-    from quake_lib.features_extra import kaggle_array_features
+    from quake_lib.features.competition import kaggle_array_features
     rc, out = _run(trained, "--approach", "lightgbm")
     assert rc == 0
     d = trained["root"] / "data" / "tiny" / "results" / "checkpoints" / "lightgbm"
@@ -187,7 +188,7 @@ def test_old_checkpoint_without_rebuild_meta_is_refused(trained, tmp_path):
 
 
 def test_synthetic_kaggle_layout_test_only(data_dir, tmp_path):
-    from quake_lib.synthetic import kaggle_layout
+    from quake_lib.data.synthetic import kaggle_layout
     info = kaggle_layout.write_kaggle_files("quick", tmp_path / "k", train_csv=False)
     assert not (tmp_path / "k" / "train.csv").exists() and info["train_rows"] is None
     sample = kaggle.read_sample_submission(tmp_path / "k" / "sample_submission.csv")

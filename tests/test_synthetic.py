@@ -5,12 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quake_lib import datasets, paths, store
-from quake_lib.recording import Recording
-from quake_lib.synthetic import PRESETS, config_hash, generate, preset, schedule_for
-from quake_lib.synthetic.config import REAL_SAMPLES_PER_SECOND, CycleConfig, SyntheticConfig
-from quake_lib.synthetic.generate import labels
-from quake_lib.synthetic.cycles import block_lengths, cycle_lengths, make_schedule
+from quake_lib import paths
+from quake_lib.data import datasets, store
+from quake_lib.data.recording import Recording
+from quake_lib.data.synthetic import PRESETS, config_hash, generate, preset, schedule_for
+from quake_lib.data.synthetic.config import REAL_SAMPLES_PER_SECOND, CycleConfig, SyntheticConfig
+from quake_lib.data.synthetic.cycles import block_lengths, cycle_lengths, make_schedule
+from quake_lib.data.synthetic.generate import labels
 
 TINY = SyntheticConfig(n_cycles=2, density=0.004, seed=3)  # ~0.4 M samples, well under a second
 
@@ -143,9 +144,9 @@ def test_prepare_unknown_name_says_how_to_ingest(data_dir):
 def test_kaggle_layout_round_trip(quick, tmp_path, monkeypatch):
     """train.csv ingests back to the same recording; test segments, sample submission and hidden
     labels are consistent."""
-    from quake_lib import kaggle
-    from quake_lib.ingest import ingest
-    from quake_lib.synthetic.kaggle_layout import write_kaggle_files
+    from quake_lib.data import kaggle
+    from quake_lib.data.ingest import ingest
+    from quake_lib.data.synthetic.kaggle_layout import write_kaggle_files
 
     monkeypatch.setenv("QUAKE_DATA_DIR", str(quick.directory.parent))
     out = write_kaggle_files("quick", tmp_path / "kaggle")

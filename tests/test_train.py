@@ -3,15 +3,24 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_data import LENGTH, TINY_NET
 
 from quake_lib import evaluation as ev
-from quake_lib import models
-from quake_lib.train import (Augment, BinnedHead, QuakeModule, RegressionHead, TrainConfig,
-                             cross_validate, load_checkpoint, lr_find, predict_windows, save_checkpoint)
+from quake_lib import models, profiles
+from quake_lib.train import (
+    Augment,
+    BinnedHead,
+    QuakeModule,
+    RegressionHead,
+    TrainConfig,
+    cross_validate,
+    load_checkpoint,
+    lr_find,
+    predict_windows,
+    save_checkpoint,
+)
 from quake_lib.train.data import DataConfig, QuakeDataModule, normalize
 from quake_lib.train.heads import readouts_from_probs
-
-from tiny_data import LENGTH, TINY_NET, rec, windows  # noqa: F401 (fixtures)
 
 TINY = models.factory("wave_cnn", **TINY_NET.__dict__)
 # one thread: tiny ops gain nothing from two, and two threads stall badly on a busy machine
@@ -159,10 +168,12 @@ def test_lr_find_gives_a_table(rec, windows):
 
 
 def test_train_config_from_profiles():
-    quick = TrainConfig.from_profile("quick")
-    default = TrainConfig.from_profile("default", epochs=3)
+    quick = TrainConfig.from_profile(profiles.get("quick"))
+    default = TrainConfig.from_profile(profiles.get("default"), epochs=3)
     assert quick.epochs * quick.windows_per_epoch < default.windows_per_epoch * 3
     assert default.epochs == 3
+    with pytest.raises(TypeError, match="profiles.get"):  # a name is resolved once, not everywhere
+        TrainConfig.from_profile("quick")
 
 
 def test_cli_train_arguments():

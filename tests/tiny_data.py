@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from quake_lib import evaluation as ev
-from quake_lib import store
+from quake_lib.data import store
+from quake_lib.data.recording import Recording
 from quake_lib.models import WaveNetConfig
-from quake_lib.recording import Recording
 
 LENGTH = 4096  # window length of the tiny tests (long enough for every Kaggle feature group)
 
@@ -28,14 +26,3 @@ def loud_recording(directory, n_cycles: int = 7, cycle_len: int = 24_576, seed: 
     signal = np.round(4.5 + sd * rng.standard_normal(len(ttf))).astype(np.int16)
     store.write_recording(directory, signal, ttf, {"source": {"kind": "test"}})
     return Recording(directory)
-
-
-# Fixtures shared by the evaluation, baseline and training tests (imported by name there).
-@pytest.fixture
-def rec(data_dir):
-    return loud_recording(data_dir / "tiny")
-
-
-@pytest.fixture
-def windows(rec):
-    return ev.eval_windows(rec, stride=LENGTH, length=LENGTH)

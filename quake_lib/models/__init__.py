@@ -1,8 +1,10 @@
-"""Network bodies by name: ``factory(name, **overrides)`` gives ``n_outputs -> nn.Module``.
+"""Network bodies (``nn.Module`` only) and the table of them by name.
 
 A body maps ``(batch, 1, length)`` normalized windows to ``(batch, n_outputs)``; the head (see
-:mod:`quake_lib.train.heads`) decides ``n_outputs`` and what the outputs mean. Another approach
-registers its body with :func:`register`.
+:mod:`quake_lib.train.heads`) decides ``n_outputs`` and what the outputs mean. ``factory(name,
+**overrides)`` gives ``n_outputs -> nn.Module``; a checkpoint names its body here, so that
+:func:`quake_lib.train.predict.load_module` can rebuild it. Which approach uses which body is said
+by the approach registry (:mod:`quake_lib.approaches.registry`).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Callable
 
 from torch import nn
 
+from .cpc import CPCBody, CPCBodyConfig
 from .resnet import SpecResNet, SpecResNetConfig
 from .spectrogram import Spectrogram, SpectrogramConfig
 from .wavenet import WaveNet, WaveNetConfig, receptive_field
@@ -19,23 +22,14 @@ from .wavenet import WaveNet, WaveNetConfig, receptive_field
 MODELS: dict[str, tuple[type, object]] = {
     "wave_cnn": (WaveNet, WaveNetConfig()),
     "spec_resnet": (SpecResNet, SpecResNetConfig()),
+    "cpc": (CPCBody, CPCBodyConfig()),
 }
 
 
-def register(name: str, cls: type, config) -> None:
-    MODELS[name] = (cls, config)
-
-
-# Approach 3 (CPC). Imported after register exists: quake_lib.cpc imports this package first.
-from ..cpc.downstream import DEFAULT as _CPC_DEFAULT, CPCBody as _CPCBody  # noqa: E402
-
-register("cpc", _CPCBody, _CPC_DEFAULT)
-
-
 def factory(name: str, **overrides) -> Callable[[int], nn.Module]:
-    """A function ``n_outputs -> model`` for the registered body ``name``, with config overrides."""
+    """A function ``n_outputs -> model`` for the body ``name``, with config overrides."""
     if name not in MODELS:
-        raise ValueError(f"model {name!r} is not registered; expected one of: {', '.join(MODELS)}")
+        raise ValueError(f"model {name!r} is not known; expected one of: {', '.join(MODELS)}")
     cls, config = MODELS[name]
     config = replace(config, **overrides)
 
@@ -49,3 +43,7 @@ def factory(name: str, **overrides) -> Callable[[int], nn.Module]:
 
 def n_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+__all__ = ["MODELS", "CPCBody", "CPCBodyConfig", "SpecResNet", "SpecResNetConfig", "Spectrogram",
+           "SpectrogramConfig", "WaveNet", "WaveNetConfig", "factory", "n_parameters", "receptive_field"]

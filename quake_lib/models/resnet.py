@@ -70,7 +70,7 @@ def adapt_state_dict(state: dict) -> dict:
     return out
 
 
-def load_pretrained(net: nn.Module, arch: str, weights_path: str | Path | None = None) -> Path | None:
+def load_imagenet_weights(net: nn.Module, arch: str, weights_path: str | Path | None = None) -> Path | None:
     """Load ImageNet weights into the 1-channel ``net`` from a local file; returns the path loaded,
     or ``None`` (with a warning naming the path looked at) when the file does not exist."""
     path = Path(weights_path) if weights_path is not None else default_weights_path(arch)
@@ -111,7 +111,7 @@ class SpecResNet(nn.Module):
         self.net = one_channel_resnet(config.arch, n_outputs, config.dropout)
         self.loaded_from: Path | None = None
         if config.pretrained:
-            self.loaded_from = load_pretrained(self.net, config.arch, config.weights_path)
+            self.loaded_from = load_imagenet_weights(self.net, config.arch, config.weights_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.spectrogram(x))

@@ -61,7 +61,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-FS = 4_000_000  # samples per second of the acquisition
+from ..constants import SAMPLE_RATE_HZ
+
 DETRENDS = ("none", "constant", "linear")
 METHODS = ("stft", "dft")
 NORMS = ("freq_batchnorm", "none")
@@ -85,7 +86,7 @@ class SpectrogramConfig:
     norm: str = "freq_batchnorm"     # or 'none'
     freq_pool: int = 1               # average power over this many adjacent frequency bins
     method: str = "stft"             # or 'dft' (see the module docstring)
-    fs: float = FS
+    fs: float = SAMPLE_RATE_HZ
 
     def n_freqs(self) -> int:
         """Frequency bins kept below the cutoff."""

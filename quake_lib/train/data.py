@@ -4,7 +4,7 @@
   of the training cycles (:meth:`Recording.random_windows`), not only the 150k grid, so a few
   hundred overlapping positions per cycle become many distinct samples. The draw is seeded by
   (seed, epoch): reproducible, and different every epoch.
-- Evaluation: the held-out cycles' windows on the evaluation grid (:mod:`quake_lib.evaluation`).
+- Evaluation: the held-out cycles' windows on the evaluation grid (:mod:`quake_lib.evaluation.folds`).
 - Batches leave the loader as raw int16 ``(batch, length)`` tensors (half the bytes of float32 to
   copy to a GPU); :func:`normalize` runs inside the model's module, on its device.
 
@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..recording import Recording, Windows
+from ..constants import SEGMENT_LENGTH
+from ..data.recording import Recording, Windows
 
 MAD_TO_SD = 1.4826  # MAD of a Gaussian times this is its sd
 # The median is taken over every MEDIAN_STEP-th sample: 18,750 of 150k samples put it within
@@ -33,7 +34,7 @@ BN_STREAM = 2**31 - 2  # seed-stream id of the BatchNorm recalibration windows (
 
 @dataclass(frozen=True)
 class DataConfig:
-    length: int = 150_000
+    length: int = SEGMENT_LENGTH
     windows_per_epoch: int = 256
     batch_size: int = 32
     eval_batch_size: int = 64
@@ -41,18 +42,24 @@ class DataConfig:
     num_workers: int = 0      # 0 on CPU: the two cores are busier computing than reading
 
 
-def robust_scale(rec: Recording, cycles, n: int, seed: int, length: int = 150_000) -> float:
-    """One scale for a whole training set: the median over ``n`` random training windows of each
-    window's MAD around its median, times 1.4826 (the background noise's sd, not the events')."""
-    if n < 1:
-        raise ValueError(f"scale_windows must be positive (got {n})")
-    w = rec.random_windows(n, np.random.default_rng(seed), length, cycles)
-    x = rec.read(w).astype(np.float32)
+def robust_scale(x: np.ndarray, step: int = 1, what: str = "the training windows") -> float:
+    """The one robust scale of a set of windows (rows of ``x``): the median over rows of each row's MAD
+    around its median (every ``step``-th sample), times 1.4826: the background noise's sd, not the
+    events'. Every approach divides its input by such a fixed scale."""
+    x = np.asarray(x[:, ::step], dtype=np.float32)
     mad = np.median(np.abs(x - np.median(x, axis=1, keepdims=True)), axis=1)
     scale = float(np.median(mad) * MAD_TO_SD)
     if not scale > 0:
-        raise ValueError(f"robust scale of the training windows is {scale}: the signal looks constant")
+        raise ValueError(f"robust scale of {what} is {scale}: the signal looks constant")
     return scale
+
+
+def training_scale(rec: Recording, cycles, n: int, seed: int, length: int = SEGMENT_LENGTH) -> float:
+    """:func:`robust_scale` of ``n`` random windows of the training ``cycles`` (seeded)."""
+    if n < 1:
+        raise ValueError(f"scale_windows must be positive (got {n})")
+    w = rec.random_windows(n, np.random.default_rng(seed), length, cycles)
+    return robust_scale(rec.read(w))
 
 
 def normalize(x: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
@@ -110,7 +117,7 @@ class QuakeDataModule(L.LightningDataModule):
         if config.windows_per_epoch < config.batch_size:
             raise ValueError(f"windows_per_epoch ({config.windows_per_epoch}) must be at least "
                              f"batch_size ({config.batch_size})")
-        self.scale = robust_scale(rec, self.train_cycles, config.scale_windows, seed, config.length)
+        self.scale = training_scale(rec, self.train_cycles, config.scale_windows, seed, config.length)
         self._epoch_override: int | None = None
 
     def train_targets(self) -> np.ndarray:
@@ -130,7 +137,7 @@ class QuakeDataModule(L.LightningDataModule):
         # Lightning calls this at every epoch (reload_dataloaders_every_n_epochs=1)
         trainer = getattr(self, "trainer", None)
         epoch = trainer.current_epoch if trainer is not None else 0
-        # lr_find runs its own short loop on windows of its own (see quake_lib.train.tune)
+        # lr_find runs its own short loop on windows of its own (see quake_lib.train.lr_finder)
         epoch = self._epoch_override if self._epoch_override is not None else epoch
         return loader(self.rec, self.epoch_windows(epoch), self.config.batch_size, self.config.num_workers)
 

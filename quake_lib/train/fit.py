@@ -1,6 +1,6 @@
 """Cross-validated training: one Lightning run per fold, OOF predictions in the common format.
 
->>> res = cross_validate(rec, models.factory("wave_cnn"), "binned", profile="default", seed=0)  # doctest: +SKIP
+>>> res = cross_validate(rec, models.factory("wave_cnn"), "binned", profile=profiles.get("default"))  # doctest: +SKIP
 >>> res.oof, res.metrics, res.mae_table()                                                        # doctest: +SKIP
 
 The same code runs on CPU (float32), one GPU (bf16 autocast) and several GPUs (DDP; in a notebook
@@ -11,12 +11,10 @@ learning curves the notebooks plot), never used to pick an epoch, which would le
 from __future__ import annotations
 
 import contextlib
-import logging
 import shutil
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,8 +24,9 @@ import pandas as pd
 import torch
 
 from .. import evaluation, paths, profiles
-from ..folds import Fold
-from ..recording import Recording, Windows
+from ..data.recording import Recording, Windows
+from ..evaluation.folds import Fold
+from ..quiet import quiet
 from .augment import Augment
 from .data import DataConfig, QuakeDataModule
 from .heads import make_head
@@ -57,10 +56,13 @@ class TrainConfig:
     save_checkpoints: bool = True
 
     @classmethod
-    def from_profile(cls, profile: str | profiles.Profile, **overrides) -> "TrainConfig":
-        prof = profiles.get(profile) if isinstance(profile, str) else profile
-        base = cls(epochs=prof.epochs, windows_per_epoch=prof.windows_per_epoch,
-                   batch_size=prof.batch_size, lr=prof.lr)
+    def from_profile(cls, profile: profiles.Profile, **overrides) -> "TrainConfig":
+        """Approaches 1 and 2's sizes from ``profile``; ``overrides`` replace any field."""
+        if not isinstance(profile, profiles.Profile):
+            raise TypeError(f"profile must be a quake_lib.profiles.Profile (got {profile!r}): "
+                            "resolve a name once with quake_lib.profiles.get(name)")
+        base = cls(epochs=profile.epochs, windows_per_epoch=profile.windows_per_epoch,
+                   batch_size=profile.batch_size, lr=profile.lr, bn_windows=profile.bn_windows)
         return replace(base, **overrides)
 
     def data_config(self, length: int) -> DataConfig:
@@ -115,17 +117,6 @@ def make_trainer(cfg: TrainConfig, log_dir: Path | None, name: str = "run", vers
         check_val_every_n_epoch=max(cfg.validate_every, 1),
         limit_val_batches=1.0 if cfg.validate_every > 0 else 0, gradient_clip_val=cfg.gradient_clip,
         deterministic="warn", use_distributed_sampler=True, **trainer_kwargs(cfg))
-
-
-def quiet_lightning() -> None:
-    """Lightning's INFO banners (GPU available..., TPU...) and its loader-worker hints are noise
-    in notebooks and logs; errors and real warnings still show."""
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    for pattern in (".*does not have many workers.*", ".*Experiment logs directory.*",
-                    ".*is smaller than the logging interval.*", ".*exists and is not empty.*",
-                    ".*treespec, LeafSpec.*"):  # torch's pytree deprecation inside Lightning
-        warnings.filterwarnings("ignore", message=pattern)
 
 
 def _fresh_head(head):
@@ -208,15 +199,17 @@ class CVResult:
 
 
 def cross_validate(recording: Recording, model_factory, head="binned", folds: list[Fold] | None = None,
-                   profile: str | profiles.Profile = "default", seed: int = 0, approach: str | None = None,
+                   profile: profiles.Profile | None = None, seed: int = 0, approach: str | None = None,
                    eval_windows: Windows | None = None, save: bool = True, config: TrainConfig | None = None,
                    verbose: bool = True, **overrides) -> CVResult:
     """Train ``model_factory(head.n_outputs)`` on each fold (fixed folds: :func:`evaluation.make_folds`
     unless given), predict the held-out cycles, and (``save``) write ``oof_<approach>.csv`` and
     ``metrics_<approach>.csv`` under ``data/<dataset>/results/``. ``overrides`` change fields of the
-    :class:`TrainConfig` built from ``profile`` (e.g. ``epochs=3``)."""
-    quiet_lightning()
-    cfg = config if config is not None else TrainConfig.from_profile(profile, **overrides)
+    :class:`TrainConfig` built from ``profile`` (e.g. ``epochs=3``); without ``profile`` or ``config``:
+    the default profile."""
+    quiet()
+    cfg = config if config is not None else TrainConfig.from_profile(profile or profiles.get("default"),
+                                                                     **overrides)
     eval_windows = evaluation.eval_windows(recording) if eval_windows is None else eval_windows
     folds = evaluation.make_folds(recording, windows=eval_windows) if folds is None else folds
     evaluation.check_folds(folds, eval_windows)
@@ -245,15 +238,3 @@ def _is_rank_zero() -> bool:
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
     return getattr(rank_zero_only, "rank", 0) == 0
 
-
-def run(dataset: str, model: str = "wave_cnn", head="binned", profile: str = "default",
-        seed: int = 0, n_folds: int = evaluation.N_FOLDS, approach: str | None = None,
-        **overrides) -> CVResult:
-    """Prepare ``dataset``, cross-validate the registered body ``model`` with ``head`` on the fixed
-    folds and save its OOF predictions and metrics (what ``python -m quake_lib train`` runs)."""
-    from .. import datasets, models
-
-    rec = datasets.prepare(dataset)
-    folds = evaluation.make_folds(rec, n_folds=n_folds)
-    return cross_validate(rec, models.factory(model), head, folds, profile=profile, seed=seed,
-                          approach=approach, **overrides)

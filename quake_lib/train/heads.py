@@ -17,14 +17,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-TARGET_MAX = 16.11  # the longest real cycle is 16.107 s: the default upper edge of the bins
+from ..constants import TARGET_MAX_S
 
 
 class RegressionHead(nn.Module):
     name = "regression"
     default_readout = "value"
 
-    def __init__(self, offset: float = 0.0, scale: float = 1.0, lo: float = 0.0, hi: float = TARGET_MAX):
+    def __init__(self, offset: float = 0.0, scale: float = 1.0, lo: float = 0.0, hi: float = TARGET_MAX_S):
         super().__init__()
         self.n_outputs = 1
         self.lo, self.hi = lo, hi
@@ -58,7 +58,7 @@ class BinnedHead(nn.Module):
     default_readout = "median"
     readout_names = ("argmax", "expectation", "median")
 
-    def __init__(self, n_bins: int = 16, lo: float = 0.0, hi: float = TARGET_MAX, label_sigma: float = 0.0):
+    def __init__(self, n_bins: int = 16, lo: float = 0.0, hi: float = TARGET_MAX_S, label_sigma: float = 0.0):
         super().__init__()
         if n_bins < 2:
             raise ValueError(f"n_bins must be at least 2 (got {n_bins})")

@@ -13,8 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..recording import Recording, Windows
+from .. import models
+from ..atomic import atomic_path
+from ..data.recording import Recording, Windows
 from .data import loader
+from .heads import BinnedHead, RegressionHead, make_head
 from .module import QuakeModule
 
 
@@ -87,13 +90,10 @@ def recalibrate_batchnorm(module: QuakeModule, rec: Recording, windows: Windows,
 
 def save_checkpoint(module: QuakeModule, path: Path, meta: dict | None = None) -> Path:
     """Write the module's weights (and buffers: the scale, the head's bins) and ``meta``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({"state_dict": state, "meta": dict(meta or {})}, tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": state, "meta": dict(meta or {})}, tmp)
+    return Path(path)
 
 
 def load_checkpoint(path: Path, module: QuakeModule) -> dict:
@@ -146,7 +146,6 @@ def unplain(template, value):
 
 def head_spec(head) -> dict:
     """The constructor arguments that rebuild ``head`` with :func:`quake_lib.train.heads.make_head`."""
-    from .heads import BinnedHead, RegressionHead
     if isinstance(head, BinnedHead):
         edges = head.edges
         return {"n_bins": int(head.n_outputs), "lo": float(edges[0]), "hi": float(edges[-1]),
@@ -186,9 +185,6 @@ def load_module(path: Path, **config_overrides) -> tuple[QuakeModule, dict]:
     config field pointing at pretrained weights is reset by the body's ``rebuild_config()`` when the
     checkpoint is written (see :func:`rebuild_meta`), or here by ``config_overrides``.
     """
-    from .. import models
-    from .heads import make_head
-
     path = Path(path)
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}

@@ -1,0 +1,27 @@
+"""The constant baseline: for each held-out cycle, the median target of the training cycles' windows
+(the MAE-optimal constant). Every approach's ratio "x constant" is measured against it."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import evaluation
+from ..data.recording import Recording, Windows
+from ..evaluation.folds import Fold
+
+
+def cross_validate(rec: Recording, folds: list[Fold], windows: Windows | None = None,
+                   approach: str = "constant", save: bool = True) -> pd.DataFrame:
+    """Predict, for each held-out cycle, the median target of the training cycles' windows; saves
+    ``oof_<approach>.csv`` when ``save``."""
+    windows = evaluation.eval_windows(rec) if windows is None else windows
+    evaluation.check_folds(folds, windows)
+    parts = []
+    for f in folds:
+        train, test = f.split(windows)
+        value = float(np.median(train.targets))
+        parts.append(evaluation.oof_frame(approach, f.index, test, np.full(len(test), value)))
+    oof = pd.concat(parts, ignore_index=True)
+    if save:
+        evaluation.save_oof(oof, rec.name)
+    return oof

@@ -1,0 +1,71 @@
+"""The one list of approaches. Every other part (the notebooks, ``train``, ``submit``, chapter 6's
+comparison, the command line's help) asks this registry for names; nothing else keeps a list of them.
+
+An *approach* is a way to predict (a chapter of the report); its *arms* are the results it saves for
+the main comparison (``oof_<arm>.csv``): e.g. approach 1's three heads. Study arms that are not
+competitors (chapter 4's ``spec_study_*``, chapter 5's random-encoder controls) are not listed; the
+comparison shows them as "other results". Adding an approach: one module in this package, one entry
+here, one notebook.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Approach:
+    name: str                 # the approach's module in quake_lib.approaches, and its CLI name
+    chapter: int              # the notebook that trains it
+    title: str
+    kind: str                 # 'baseline' (no network) or 'network'
+    arms: tuple[str, ...]     # results in the main comparison, in the report's order
+    main_arm: str             # the arm other chapters compare against
+    model: str | None = None  # its body in quake_lib.models.MODELS (networks)
+    readout: str | None = None  # the readout of the main arm's head that fills ``prediction``
+
+    @property
+    def main_result(self) -> str:
+        """The main arm's row in a table that names readouts, e.g. ``wave_cnn_binned[median]``."""
+        return f"{self.main_arm}[{self.readout}]" if self.readout else self.main_arm
+
+
+APPROACHES: dict[str, Approach] = {a.name: a for a in (
+    Approach("constant", 3, "constant (median of the training windows)", "baseline", ("constant",), "constant"),
+    Approach("lightgbm", 3, "LightGBM on Kaggle features", "baseline", ("lightgbm",), "lightgbm"),
+    Approach("wave_cnn", 3, "1D CNN (WaveNet-style) on the raw waveform", "network",
+             ("wave_cnn_regression", "wave_cnn_binned", "wave_cnn_binned_soft"), "wave_cnn_binned",
+             model="wave_cnn", readout="median"),
+    Approach("spec_resnet", 4, "ResNet-18 on spectrograms", "network", ("spec_resnet_binned",),
+             "spec_resnet_binned", model="spec_resnet", readout="median"),
+    Approach("cpc", 5, "Contrastive Predictive Coding", "network",
+             ("cpc_probe_linear", "cpc_probe_mlp", "cpc_finetune", "cpc_scratch"), "cpc_finetune",
+             model="cpc", readout="median"),
+)}
+
+
+def get(name: str) -> Approach:
+    if name not in APPROACHES:
+        raise ValueError(f"approach {name!r} is not known; expected one of: {', '.join(APPROACHES)}")
+    return APPROACHES[name]
+
+
+def names(kind: str | None = None) -> tuple[str, ...]:
+    """Approach names in the report's order (only those of ``kind``, if given)."""
+    return tuple(a.name for a in APPROACHES.values() if kind is None or a.kind == kind)
+
+
+def baselines() -> tuple[str, ...]:
+    """The arms every approach is measured against: ``constant`` and ``lightgbm``."""
+    return tuple(arm for a in APPROACHES.values() if a.kind == "baseline" for arm in a.arms)
+
+
+def arms(before_chapter: int | None = None) -> tuple[str, ...]:
+    """Every arm of the main comparison, in the report's order (only of approaches trained before
+    ``before_chapter``, if given: what that chapter can compare against)."""
+    return tuple(arm for a in APPROACHES.values()
+                 if before_chapter is None or a.chapter < before_chapter for arm in a.arms)
+
+
+def approach_of(arm: str) -> Approach | None:
+    """The approach an arm (result name) belongs to, or None for results outside the comparison."""
+    return next((a for a in APPROACHES.values() if arm in a.arms), None)

@@ -1,0 +1,134 @@
+"""Approach 2, a ResNet on spectrograms (chapter 4): the main model, a small study of STFT settings and
+of ImageNet-pretrained against random initialization, and the baselines to set them beside.
+
+Every run uses the fixed folds of :func:`quake_lib.evaluation.make_folds` and the training code of
+:mod:`quake_lib.train`; the networks are :mod:`quake_lib.models.spectrogram` and
+:mod:`quake_lib.models.resnet`. The main model is saved as ``spec_resnet_binned`` (binned head, median
+readout, like approach 1's main model); the study arms as ``spec_study_*`` so that the comparison
+chapter can leave them out.
+
+Why the study is cheap and still fair: every arm gets the SAME training budget as the main model and
+an image of about the same size (~3-5k pixels: the cost of a ResNet is proportional to its pixels),
+so the main model doubles as the study's n_fft=512 / random-init arm and each other arm changes one
+thing. A longer STFT window buys frequency resolution with time resolution; at a fixed pixel budget
+the question is which of the two the precursor needs:
+
+- ``spec_study_nfft256``: 256-sample frames (hop 192, the 2019 overlap of 64), 33 bins of 15.6 kHz,
+  power averaged over 8 frames (97 columns of 0.38 ms);
+- main: 512 / hop 448 (the 2019 setting), 65 bins of 7.8 kHz, 4 frames pooled (83 columns of 0.45 ms);
+- ``spec_study_nfft2048``: 2048 / hop 1984, 64 rows of 4 pooled 1.95 kHz bins, 75 columns of 0.5 ms;
+- ``spec_study_pretrained``: the main settings, ResNet-18 started from torchvision's ImageNet weights
+  (only when the weights file is on this machine: without it the arm would be the main model again).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+
+from .. import evaluation, profiles, train
+from ..constants import SAMPLE_RATE_HZ
+from ..models import SpecResNet, SpecResNetConfig, SpectrogramConfig, factory
+from ..models.resnet import default_weights_path
+from . import references, registry
+
+APPROACH = registry.get("spec_resnet")
+MAIN = APPROACH.main_arm
+HEAD = "binned"
+
+STUDY_ARMS: dict[str, dict] = {
+    "spec_study_nfft256": {"spectrogram": SpectrogramConfig(n_fft=256, hop=192, time_pool=8)},
+    "spec_study_nfft2048": {"spectrogram": SpectrogramConfig(n_fft=2048, hop=1984, freq_pool=4)},
+    "spec_study_pretrained": {"pretrained": True},
+}
+
+
+def train_overrides(profile: profiles.Profile) -> dict:
+    """TrainConfig overrides for approach 2 under ``profile``: it trains on the same budget as approach
+    1 (default: 8 epochs of 320 fresh random windows per fold), which a ResNet-18 on a 65 x 83 image
+    affords on 2 CPU cores (measured: ~145 windows/s idle with 2 threads, so three models x 5 folds in
+    ~5 minutes); only its BatchNorm recalibration has a size of its own (``spec_resnet_bn_windows``)."""
+    return {"bn_windows": profile.spec_resnet_bn_windows}
+
+
+def arm_config(overrides: dict) -> SpecResNetConfig:
+    return replace(SpecResNetConfig(), **overrides)
+
+
+def arm_table(length: int = evaluation.WINDOW, arms: dict | None = None) -> pd.DataFrame:
+    """The image each run's network sees: rows x columns, their resolution, the initialization."""
+    arms = {MAIN: {}, **(STUDY_ARMS if arms is None else arms)}
+    rows = []
+    for name, overrides in arms.items():
+        cfg = arm_config(overrides)
+        sp = cfg.spectrogram
+        f, t = sp.image_shape(length)
+        rows.append({"approach": name, "n_fft": sp.n_fft, "overlap": sp.n_fft - sp.hop,
+                     "rows x cols": f"{f} x {t}", "pixels": f * t,
+                     "kHz per row": round(SAMPLE_RATE_HZ / sp.n_fft * sp.freq_pool / 1e3, 2),
+                     "ms per col": round(sp.hop * sp.time_pool / SAMPLE_RATE_HZ * 1e3, 3),
+                     "top kHz": round((f * sp.freq_pool - 1) * SAMPLE_RATE_HZ / sp.n_fft / 1e3, 1),
+                     "init": "ImageNet" if cfg.pretrained else "random"})
+    return pd.DataFrame(rows).set_index("approach")
+
+
+def pretrained_available(overrides: dict) -> bool:
+    """Are the ImageNet weights this arm asks for on this machine? (Builds the net once: when they are
+    missing, its warning names the path looked at.)"""
+    cfg = arm_config(overrides)
+    if not cfg.pretrained:
+        return True
+    return SpecResNet(1, cfg).loaded_from is not None
+
+
+def cross_validate(rec, folds, profile: profiles.Profile, seed: int, approach: str = MAIN,
+                   overrides: dict | None = None, **train_options) -> train.CVResult:
+    """Cross-validate one configuration (the main model unless ``overrides``) on ``folds``; saves
+    ``oof_<approach>.csv`` and its metrics."""
+    make = factory(APPROACH.model, **(overrides or {}))
+    return train.cross_validate(rec, make, HEAD, folds, profile=profile, seed=seed, approach=approach,
+                                **{**train_overrides(profile), **train_options})
+
+
+def run_study(rec, folds, profile: profiles.Profile, seed: int, arms: dict | None = None,
+              **train_options) -> dict:
+    """Run each study arm (skipping, and saying so, a pretrained arm whose weights are missing).
+    Returns approach -> CVResult for the arms that ran."""
+    results = {}
+    for name, overrides in (STUDY_ARMS if arms is None else arms).items():
+        if not pretrained_available(overrides):
+            path = default_weights_path(arm_config(overrides).arch)
+            print(f"{name}: NOT RUN: torchvision's ImageNet weights are not on this machine (looked for "
+                  f"{path.name} in the torch hub cache); without them this arm would only repeat the "
+                  f"random-init main model, so pretrained vs random cannot be compared here.")
+            continue
+        results[name] = cross_validate(rec, folds, profile, seed, name, overrides, **train_options)
+    return results
+
+
+def reference_oof(rec, folds, seed: int = 0) -> pd.DataFrame:
+    """The baselines and approach 1's main arm on the same folds (saved files, or the baselines
+    computed here without saving); says which approach is left out."""
+    return references.reference_frame(rec, folds, APPROACH.chapter, seed)
+
+
+def results_table(oof: pd.DataFrame) -> pd.DataFrame:
+    """MAE per approach (main readouts only), with the ratio to the constant baseline."""
+    table = evaluation.mae_table(oof, readouts=False, reference="constant")
+    cols = [c for c in table.columns if c.startswith("fold_")] + ["mean", "std", "ratio"]
+    return table[cols].round(3)
+
+
+
+def image_configs() -> dict[str, SpectrogramConfig]:
+    """The three STFT settings of the study, by label, for the figure of the images the network sees."""
+    return {name: arm_config(o).spectrogram
+            for name, o in {"n_fft 256": STUDY_ARMS["spec_study_nfft256"], "n_fft 512 (main)": {},
+                            "n_fft 2048": STUDY_ARMS["spec_study_nfft2048"]}.items()}
+
+
+def compared_arms(oof: pd.DataFrame) -> list[str]:
+    """What the predictions figure shows beside the main model: LightGBM and approach 1's main arm,
+    those of them present in ``oof``."""
+    wanted = (MAIN, "lightgbm", registry.get("wave_cnn").main_arm)
+    return [a for a in wanted if a in set(oof["approach"])]

@@ -1,0 +1,83 @@
+"""Approach 1, a WaveNet-style dilated 1D CNN on the raw waveform (chapter 3), and its head study.
+
+The network is :class:`quake_lib.models.wavenet.WaveNet`; training is :func:`quake_lib.train.cross_validate`
+on the fixed folds. The head study trains the same body three ways and saves each as an arm of the
+comparison: ``wave_cnn_regression`` (one output, L1), ``wave_cnn_binned`` (16 bins, cross-entropy: the
+2019 study's trick against collapsing regression heads; main arm, median readout) and
+``wave_cnn_binned_soft`` (the same bins with Gaussian soft labels of ``label_sigma`` seconds).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import models, profiles, train
+from ..constants import SAMPLE_RATE_HZ
+from ..data.recording import Recording, Windows
+from ..evaluation.folds import Fold
+from ..train.lr_finder import LrFindResult
+from . import registry
+
+APPROACH = registry.get("wave_cnn")
+
+
+def factory(**overrides):
+    """``n_outputs -> WaveNet`` (the body of every arm; ``overrides`` change its config)."""
+    return models.factory(APPROACH.model, **overrides)
+
+
+def describe(n_outputs: int = 16) -> str:
+    """The config, the parameter count with a ``n_outputs`` head and the receptive field."""
+    make = factory()
+    rf = models.receptive_field(make.config)
+    return (f"{make.config}\n{models.n_parameters(make(n_outputs)):,} parameters with a {n_outputs}-bin head; "
+            f"receptive field of one skip output: {rf:,} samples ({rf / SAMPLE_RATE_HZ * 1e6:.0f} us)")
+
+
+def heads(label_sigma: float) -> dict:
+    """The head study's arms: arm suffix -> head (a name, or a head module for the soft labels)."""
+    return {"regression": "regression", "binned": "binned",
+            "binned_soft": train.BinnedHead(label_sigma=label_sigma)}
+
+
+def cross_validate(rec: Recording, folds: list[Fold], profile: profiles.Profile, seed: int, head="binned",
+                   approach: str | None = None, eval_windows: Windows | None = None,
+                   **train_options) -> train.CVResult:
+    """One arm on ``folds``; saves ``oof_<approach>.csv``, its metrics and fold checkpoints."""
+    return train.cross_validate(rec, factory(), head, folds, profile=profile, seed=seed, approach=approach,
+                                eval_windows=eval_windows, **train_options)
+
+
+def head_study(rec: Recording, folds: list[Fold], profile: profiles.Profile, seed: int, label_sigma: float,
+               eval_windows: Windows | None = None) -> dict[str, train.CVResult]:
+    """Every arm of :func:`heads`, saved as ``wave_cnn_<suffix>``: arm suffix -> result."""
+    return {name: cross_validate(rec, folds, profile, seed, head, f"{APPROACH.name}_{name}", eval_windows)
+            for name, head in heads(label_sigma).items()}
+
+
+def lr_find(rec: Recording, fold: Fold, profile: profiles.Profile, seed: int) -> LrFindResult:
+    """Lightning's learning-rate range test for the main arm's head on ``fold``'s training cycles."""
+    return train.lr_find(rec, factory(), "binned", fold, profile=profile, seed=seed)
+
+
+def lr_summary(finder, profile: profiles.Profile) -> str:
+    return (f"Lightning's suggestion: {finder.suggestion:.2g}; the profile trains with a peak of "
+            f"{profile.lr:g}")
+
+
+def summary(scores: pd.DataFrame) -> str:
+    """The constant, LightGBM, the main arm and the best head: MAE, ratios to the constant and LightGBM.
+    ``scores``: :func:`quake_lib.evaluation.mae_table` with ``reference="constant"`` (readouts named)."""
+    best = scores.loc[[a for a in scores.index if a.startswith(APPROACH.name)]].iloc[0]
+    lines = []
+    for name, row in (("constant", scores.loc["constant"]), ("lightgbm", scores.loc["lightgbm"]),
+                      (APPROACH.main_result, scores.loc[APPROACH.main_result]), (f"best head: {best.name}", best)):
+        lines.append(f"{name:36s} MAE {row['mean']:.3f} +- {row['std']:.3f}   {row['ratio']:.2f} x constant   "
+                     f"{row['mean'] / scores.loc['lightgbm', 'mean']:.2f} x lightgbm")
+    return "\n".join(lines)
+
+
+def cost_table(runs: dict[str, train.CVResult]) -> pd.DataFrame:
+    """Training seconds over the folds and the median training throughput of each arm."""
+    return pd.DataFrame({r.approach: {"train seconds": r.seconds,
+                                      "windows/s": r.metrics["train_windows_per_s"].median()}
+                         for r in runs.values()}).T.round(1)

@@ -1,0 +1,160 @@
+"""The Kaggle file layout: writing ``train.csv`` / test segments, reading segments, submissions.
+
+Reading ``train.csv`` itself is :mod:`quake_lib.data.ingest`'s job. Writers are here so that synthetic
+data and benchmarks can produce files in exactly the competition's format (``acoustic_data`` as an
+integer, ``time_to_failure`` with up to 10 decimals, as in the real file: ``12,1.4690999832``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numba
+import numpy as np
+import pandas as pd
+
+from ..atomic import atomic_path, write_csv
+from ..constants import SEGMENT_LENGTH
+from . import csv_parse
+
+_FORMAT_ROWS = 1 << 20
+
+
+@numba.njit(cache=True)
+def _write_uint(v, out, p, digits):  # pragma: no cover - compiled
+    """Write the decimal digits of ``v >= 0`` at ``out[p:]``; return the new position."""
+    k = 0
+    while True:
+        digits[k] = 48 + v % 10
+        v //= 10
+        k += 1
+        if v == 0:
+            break
+    for j in range(k - 1, -1, -1):
+        out[p] = digits[j]
+        p += 1
+    return p
+
+
+@numba.njit(cache=True)
+def _format_rows(signal, ttf, out):  # pragma: no cover - compiled
+    """Write ``signal[i],ttf[i]\\n`` rows (ttf rounded to 10 decimals, trailing zeros dropped) into
+    ``out``; with an empty ``ttf`` write ``signal[i]\\n``. Return the number of bytes written."""
+    p = 0
+    digits = np.empty(20, np.uint8)
+    for i in range(len(signal)):
+        v = np.int64(signal[i])
+        if v < 0:
+            out[p] = 45
+            p += 1
+            v = -v
+        p = _write_uint(v, out, p, digits)
+        if len(ttf) > 0:
+            out[p] = 44
+            p += 1
+            x = ttf[i]
+            if x < 0:
+                out[p] = 45
+                p += 1
+                x = -x
+            m = np.int64(x * 1e10 + 0.5)
+            whole = m // 10_000_000_000
+            frac = m % 10_000_000_000
+            p = _write_uint(whole, out, p, digits)
+            out[p] = 46
+            p += 1
+            nd = 10
+            while nd > 1 and frac % 10 == 0:
+                frac //= 10
+                nd -= 1
+            for j in range(nd - 1, -1, -1):
+                digits[j] = 48 + frac % 10
+                frac //= 10
+            for j in range(nd):
+                out[p] = digits[j]
+                p += 1
+        out[p] = 10
+        p += 1
+    return p
+
+
+def _write_csv(path: Path, header: str, signal: np.ndarray, ttf: np.ndarray | None) -> None:
+    if ttf is not None and len(ttf) != len(signal):
+        raise ValueError(f"signal and time_to_failure differ in length ({len(signal)} vs {len(ttf)})")
+    none = np.empty(0, np.float64)
+    buf = np.empty(_FORMAT_ROWS * 32, np.uint8)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(header.encode() + b"\n")
+        for i in range(0, len(signal), _FORMAT_ROWS):
+            s = np.asarray(signal[i:i + _FORMAT_ROWS], dtype=np.int64)
+            t = none if ttf is None else np.asarray(ttf[i:i + _FORMAT_ROWS], dtype=np.float64)
+            n = _format_rows(s, t, buf)
+            f.write(memoryview(buf[:n]))
+
+
+def write_train_csv(path, signal: np.ndarray, ttf: np.ndarray) -> None:
+    """Write a Kaggle-format ``train.csv`` (streamed in chunks; arrays may be memory maps)."""
+    _write_csv(path, ",".join(csv_parse.TRAIN_COLUMNS), signal, ttf)
+
+
+def write_segment_csv(path, signal: np.ndarray) -> None:
+    """Write one Kaggle-format test segment ``seg_*.csv`` (header ``acoustic_data``)."""
+    _write_csv(path, ",".join(csv_parse.TEST_COLUMNS), signal, None)
+
+
+def read_segment(path, length: int | None = SEGMENT_LENGTH) -> np.ndarray:
+    """One test segment as int16; checks the header, every value and (if given) the length."""
+    chunks = [c.signal for c in csv_parse.iter_chunks(path, csv_parse.TEST_COLUMNS)]
+    x = np.concatenate(chunks)
+    if length is not None and len(x) != length:
+        raise csv_parse.CSVFormatError(path, None, f"{len(x):,} rows; a test segment has {length:,}")
+    return x
+
+
+def read_segments(directory, length: int | None = SEGMENT_LENGTH) -> dict[str, np.ndarray]:
+    """Every ``seg_*.csv`` of a directory, by seg_id (the file name without ``.csv``), sorted by id."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no such directory; expected the Kaggle test/ folder of seg_*.csv")
+    files = sorted(directory.glob("seg_*.csv"))
+    if not files:
+        raise FileNotFoundError(f"{directory}: no seg_*.csv files in it")
+    return {f.stem: read_segment(f, length) for f in files}
+
+
+def read_sample_submission(path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file; expected Kaggle's sample_submission.csv")
+    df = pd.read_csv(path, skip_blank_lines=True)
+    if list(df.columns) != ["seg_id", "time_to_failure"]:
+        raise csv_parse.CSVFormatError(path, 1, "expected the header 'seg_id,time_to_failure', "
+                                       f"found {','.join(map(str, df.columns))!r}")
+    dup = df["seg_id"].duplicated()
+    if dup.any():
+        raise csv_parse.CSVFormatError(path, int(np.flatnonzero(dup)[0]) + 2,
+                                       f"seg_id {df['seg_id'][dup].iloc[0]!r} appears twice")
+    return df
+
+
+def write_submission(path, predictions, sample_submission) -> pd.DataFrame:
+    """Write ``submission.csv`` with the seg_ids in ``sample_submission.csv`` order.
+
+    ``predictions`` maps seg_id to predicted time_to_failure (a dict or a Series indexed by seg_id).
+    Every seg_id of the sample must have a finite prediction; extra ones are an error too, since they
+    mean the wrong test folder was scored.
+    """
+    sample = read_sample_submission(sample_submission)
+    pred = pd.Series(predictions, dtype=np.float64)
+    missing = sample.loc[~sample["seg_id"].isin(pred.index), "seg_id"]
+    if len(missing):
+        raise ValueError(f"no prediction for {len(missing)} seg_id(s) of {sample_submission}, "
+                         f"e.g. {missing.iloc[0]!r}")
+    extra = pred.index.difference(sample["seg_id"])
+    if len(extra):
+        raise ValueError(f"{len(extra)} prediction(s) for seg_id(s) not in {sample_submission}, e.g. {extra[0]!r}")
+    values = pred.loc[sample["seg_id"]].to_numpy()
+    if not np.isfinite(values).all():
+        raise ValueError("predictions must be finite; found NaN or infinity")
+    out = pd.DataFrame({"seg_id": sample["seg_id"].to_numpy(), "time_to_failure": values})
+    write_csv(out, path)
+    return out

@@ -1,0 +1,39 @@
+"""How every approach is scored: the same windows, the same folds, one file format, one table.
+
+- :mod:`.folds`: the evaluation grid and the leave-whole-cycles-out folds, fixed for every approach;
+- :mod:`.oof`: the out-of-fold predictions' file format and where results live;
+- :mod:`.scores`: MAE per fold, mean, spread across folds, pooled; the collapse check;
+- :mod:`.compare`: chapter 6, every approach side by side from the saved results.
+"""
+from .folds import (
+                    EVAL_STRIDE,
+                    FOLD_SEED,
+                    N_FOLDS,
+                    WINDOW,
+                    Fold,
+                    check_folds,
+                    cycle_folds,
+                    eval_windows,
+                    fold_table,
+                    make_folds,
+)
+from .oof import (
+                    OOF_COLUMNS,
+                    READOUT_PREFIX,
+                    check_approach,
+                    checkpoint_dir,
+                    load_all,
+                    load_metrics,
+                    load_oof,
+                    metrics_path,
+                    oof_frame,
+                    oof_path,
+                    save_metrics,
+                    save_oof,
+)
+from .scores import expand_readouts, fold_mae, mae_table, spread_table
+
+__all__ = ["EVAL_STRIDE", "FOLD_SEED", "N_FOLDS", "OOF_COLUMNS", "READOUT_PREFIX", "WINDOW", "Fold",
+           "check_approach", "check_folds", "checkpoint_dir", "cycle_folds", "eval_windows", "expand_readouts",
+           "fold_mae", "fold_table", "load_all", "load_metrics", "load_oof", "make_folds", "mae_table",
+           "metrics_path", "oof_frame", "oof_path", "save_metrics", "save_oof", "spread_table"]
