@@ -13,7 +13,7 @@ SEED ?= 0
 PYTEST_ARGS ?=
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: report test venv data quick-baseline benchmarks clean-data
+.PHONY: report test lint venv data quick-baseline benchmarks clean-data
 
 venv: $(VENV)/.installed
 
@@ -28,9 +28,13 @@ data: venv
 report: data
 	$(PY) -m quake_lib report --dataset $(DATASET) --profile $(PROFILE) --seed $(SEED)
 
-# Unit tests, then every notebook re-executed by nbval in the quick profile against the stored
-# outputs of tests/notebooks/ (cells marked NBVAL_CHECK_OUTPUT are compared).
-test: venv
+# ruff (pyflakes, isort, pycodestyle; configured in pyproject.toml) over the whole tree.
+lint: venv
+	$(PY) -m ruff check .
+
+# Lint, then the unit tests, then every notebook re-executed by nbval in the quick profile against the
+# stored outputs of tests/notebooks/ (cells marked NBVAL_CHECK_OUTPUT are compared).
+test: lint
 	QUAKE_QUICK=1 $(PY) -m pytest $(NBVAL) tests $(PYTEST_ARGS)
 
 # Re-record the quick-profile outputs nbval compares against (after changing a notebook).

@@ -28,6 +28,8 @@ from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own fol
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from quake_lib.constants import SAMPLE_RATE_HZ, SEGMENT_LENGTH  # noqa: E402
+
 REAL_SEGMENTS = 4_194  # consecutive 150k segments of the real train.csv
 
 
@@ -44,7 +46,7 @@ def windows(dataset: str, n: int) -> tuple[str, np.ndarray]:
         return f"dataset {dataset}", x
     except FileNotFoundError:
         rng = np.random.default_rng(0)
-        x = np.clip(np.round(4.5 + 3 * rng.standard_t(3, (n, 150_000))), -5000, 5000).astype(np.int16)
+        x = np.clip(np.round(4.5 + 3 * rng.standard_t(3, (n, SEGMENT_LENGTH))), -5000, 5000).astype(np.int16)
         return "random heavy-tailed windows", x
 
 
@@ -66,11 +68,11 @@ def naive_features(x: np.ndarray) -> dict:
         for p in (1, 5, 10, 50, 90, 95, 99):
             f[f"roll{w}_p{p}"] = np.percentile(r, p)
     power = np.abs(np.fft.rfft(c.to_numpy())) ** 2
-    freqs = np.fft.rfftfreq(len(c), 1 / 4e6)
+    freqs = np.fft.rfftfreq(len(c), 1 / SAMPLE_RATE_HZ)
     edges = (0, 25e3, 50e3, 100e3, 150e3, 200e3, 250e3, 300e3, 400e3, 500e3, 750e3, 1e6, 2e6)
     for lo, hi in zip(edges[:-1], edges[1:]):
         f[f"band_{lo}"] = np.log10(power[(freqs >= lo) & (freqs < hi)].mean() + 1e-12)
-    m = librosa.feature.mfcc(y=c.to_numpy(np.float32), sr=4_000_000, n_mfcc=20, n_fft=2048, hop_length=2048,
+    m = librosa.feature.mfcc(y=c.to_numpy(np.float32), sr=SAMPLE_RATE_HZ, n_mfcc=20, n_fft=2048, hop_length=2048,
                              n_mels=32, fmin=20e3, center=False)
     for k in range(20):
         f[f"mfcc{k}_mean"], f[f"mfcc{k}_std"] = m[k].mean(), m[k].std()

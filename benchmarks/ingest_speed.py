@@ -2,7 +2,7 @@
 
 (a) the 2019 method: ``pd.read_csv(chunksize=10**6, dtype=int16/float32)``, ``pd.concat``,
     ``np.savez_compressed``; opening = ``np.load`` of the npz and reading both arrays.
-(b) ours: ``quake_lib.ingest.ingest`` (numba parser, streamed .npy); opening = ``Recording.open``
+(b) ours: ``quake_lib.data.ingest.ingest`` (numba parser, streamed .npy); opening = ``Recording.open``
     (memory maps) plus reading one 150k window.
 
 Each method runs in a fresh subprocess so that its peak RSS is its own. Input: Kaggle-format CSVs

@@ -41,10 +41,11 @@ from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own fol
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from quake_lib.constants import SAMPLE_RATE_HZ, SEGMENT_LENGTH  # noqa: E402
 
-FS = 4_000_000
+FS = SAMPLE_RATE_HZ
 N_FFT, HOP, CUTOFF_HZ, EPS = 512, 448, 500_000.0, 1e-12  # eps: far below any PSD value here
-LENGTH = 150_000
+LENGTH = SEGMENT_LENGTH
 
 
 def windows(n: int, seed: int = 0) -> np.ndarray:

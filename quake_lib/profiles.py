@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
+from .constants import SEGMENT_LENGTH
+
 
 @dataclass(frozen=True)
 class PretrainConfig:
@@ -59,7 +61,7 @@ class CPCSizes:
 class Profile:
     name: str
     # chapters 1-2
-    stats_stride: int = 150_000      # grid stride of the windows whose statistics the EDA tabulates
+    stats_stride: int = SEGMENT_LENGTH  # grid stride of the windows whose statistics the EDA tabulates
     spectra_per_bin: int = 40        # windows per time_to_failure bin for mean power spectra
     stft_windows: int = 120          # windows used to compare STFT settings
     envelope_bins: int = 4_000       # min/max bins for whole-recording plots
@@ -79,11 +81,11 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile("quick", stats_stride=150_000, spectra_per_bin=8, stft_windows=24, envelope_bins=1_000,
+    "quick": Profile("quick", stats_stride=SEGMENT_LENGTH, spectra_per_bin=8, stft_windows=24, envelope_bins=1_000,
                      epochs=2, windows_per_epoch=32, batch_size=16, spec_resnet_bn_windows=32,
                      cpc=CPCSizes(pretrain=PretrainConfig(crop=16_384, epochs=2, crops_per_epoch=64,
                                                           batch_size=16, val_crops=32),
-                                  probe_stride=150_000, probe_iterations=60, tune_epochs=1, tune_windows=16,
+                                  probe_stride=SEGMENT_LENGTH, probe_iterations=60, tune_epochs=1, tune_windows=16,
                                   tune_batch=8, bn_windows=16,
                                   experiment=PretrainConfig(crop=16_384, epochs=1, crops_per_epoch=32,
                                                             batch_size=16, val_crops=16))),

@@ -9,7 +9,7 @@ from quake_lib import evaluation as ev
 from quake_lib import models
 from quake_lib.approaches import constant, lightgbm, registry
 from quake_lib.evaluation import compare
-from quake_lib.figures import ch06_comparison as compare_figures
+from quake_lib.figures import ch06_comparison
 from quake_lib.train import cross_validate
 
 matplotlib.use("Agg")
@@ -88,7 +88,7 @@ def test_paired_and_error_by_ttf(windows, folds):
     assert counts.sum() == len(windows)
     assert mae.loc["late", "0-2"] == pytest.approx(3.0) and mae.loc["late", "2-4"] == 0.0
     assert bias.loc["net"].to_numpy() == pytest.approx(0.5)
-    fig = compare_figures.error_by_ttf_figure(mae, bias)
+    fig = ch06_comparison.error_by_ttf_figure(mae, bias)
     assert len(fig.axes) == 2
 
 
@@ -112,5 +112,5 @@ def test_cost_table_and_figures_from_a_trained_net(rec, windows, folds):
     df = compare.load_main(rec.name, inv.present)
     table = compare.score_table(df)
     assert table.loc["lightgbm", "vs_lightgbm"] == 1.0
-    assert len(compare_figures.mae_bars(table).axes) == 1
-    assert len([a for a in compare_figures.predictions_panels(df, table.index).axes if a.get_visible()]) == 3
+    assert len(ch06_comparison.mae_bars(table).axes) == 1
+    assert len([a for a in ch06_comparison.predictions_panels(df, table.index).axes if a.get_visible()]) == 3

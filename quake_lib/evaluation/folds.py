@@ -25,7 +25,7 @@ from ..constants import SEGMENT_LENGTH
 from ..data.recording import Recording, Windows
 
 WINDOW = SEGMENT_LENGTH   # the competition's unit of prediction
-EVAL_STRIDE = 150_000     # the one place the evaluation grid is set: every approach is scored on it
+EVAL_STRIDE = SEGMENT_LENGTH  # the one place the evaluation grid is set: non-overlapping segments
 N_FOLDS = 5
 FOLD_SEED = 0             # folds are fixed by this seed, not by the seed of a model's training run
 

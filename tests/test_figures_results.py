@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from quake_lib.figures import results as result_figures  # noqa: E402
+from quake_lib.figures import results  # noqa: E402
 
 
 def _metrics():
@@ -17,14 +17,14 @@ def _metrics():
 
 
 def test_learning_curves_plot_the_fold_mean():
-    fig = result_figures.learning_curves(_metrics())
+    fig = results.learning_curves(_metrics())
     ax = fig.axes[0]
     mean_train = [line for line in ax.lines if line.get_label() == "training windows (random draws)"][0]
     np.testing.assert_allclose(mean_train.get_ydata(), [3.5, 3.0, 2.5])  # folds 0 and 1 averaged
     np.testing.assert_array_equal(mean_train.get_xdata(), [1, 2, 3])   # epochs counted from 1
     assert [a.get_title() for a in fig.axes if a.get_visible()] == ["net_a", "net_b"]
     with pytest.raises(ValueError, match="'nope' has no metrics"):
-        result_figures.learning_curves(_metrics(), ["nope"])
+        results.learning_curves(_metrics(), ["nope"])
 
 
 def test_predictions_over_time_put_each_window_at_its_place():
@@ -33,7 +33,7 @@ def test_predictions_over_time_put_each_window_at_its_place():
                          "target": [2.0, 1.0, 2.0, 1.0]})
     oof = pd.concat([base.assign(approach="a", prediction=[1.5, 1.5, 1.5, 1.5]),
                      base.iloc[::-1].assign(approach="b", prediction=[9.0, 8.0, 7.0, 6.0])])
-    fig = result_figures.predictions_over_time(oof, ["a", "b"])
+    fig = results.predictions_over_time(oof, ["a", "b"])
     ax = fig.axes[0]
     b = [line for line in ax.lines if line.get_label() == "b"][0]
     # rows of "b" come in reverse order; each is drawn at its window's position in recording order
@@ -41,4 +41,4 @@ def test_predictions_over_time_put_each_window_at_its_place():
     np.testing.assert_array_equal(b.get_ydata(), [9.0, 8.0, 7.0, 6.0])
     assert len([line for line in ax.lines if line.get_linestyle() == ":"]) == 1  # one cycle boundary
     with pytest.raises(ValueError, match=r"no OOF predictions for \['c'\]"):
-        result_figures.predictions_over_time(oof, ["a", "c"])
+        results.predictions_over_time(oof, ["a", "c"])
