@@ -26,7 +26,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from .. import evaluation, profiles, train
+from .. import evaluation, models, profiles, train
 from ..constants import SAMPLE_RATE_HZ
 from ..models import SpecResNet, SpecResNetConfig, SpectrogramConfig, factory
 from ..models.resnet import default_weights_path
@@ -132,3 +132,12 @@ def compared_arms(oof: pd.DataFrame) -> list[str]:
     those of them present in ``oof``."""
     wanted = (MAIN, "lightgbm", registry.get("wave_cnn").main_arm)
     return [a for a in wanted if a in set(oof["approach"])]
+
+
+def describe(length: int, profile: profiles.Profile) -> str:
+    """The main network's architecture, parameter count with a 16-bin head and image size, and the
+    windows its BatchNorm is recalibrated on under ``profile``."""
+    net = factory(APPROACH.model)(16)
+    rows, cols = net.config.spectrogram.image_shape(length)
+    return (f"{net.config.arch}: {models.n_parameters(net):,} parameters, on {rows} x {cols} images\n"
+            f"BatchNorm recalibrated on {profile.spec_resnet_bn_windows} training windows per fold")
