@@ -40,6 +40,21 @@ def _train(args) -> None:
 
     approach = registry.get(args.approach)
     profile = profiles.get(args.profile)
+    # every name is checked before anything is generated or trained
+    datasets.check_available(args.dataset)
+    if approach.kind == "baseline":
+        given = [opt for opt, value in (("--epochs", args.epochs), ("--label-sigma", args.label_sigma),
+                                        ("--name", args.name), ("--devices", args.devices), ("--head", args.head))
+                 if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: only networks take {'these' if len(given) > 1 else 'this'}; "
+                             f"approach {args.approach!r} is a baseline (expected no such option)")
+    else:
+        args.head = args.head or ["binned"]
+        if args.label_sigma is not None and "binned" not in args.head:
+            raise ValueError("--label-sigma: only the binned head takes it; expected --head binned")
+        for head in args.head if args.name is not None else []:
+            evaluation.check_approach(f"{args.name}_{head}")
     rec = datasets.prepare(args.dataset)
     folds = evaluation.make_folds(rec, n_folds=args.folds)
     if approach.kind == "baseline":
@@ -83,8 +98,46 @@ def _submit(args) -> None:
     print(sub.summary())
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (``error: ...``, exit code 2) like every other error of
+    the command line, instead of the usage block followed by the message."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _int_at_least(least: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {least}"
+    return parse
+
+
+def _devices(text: str) -> int:
+    value = _int_at_least(-1)(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number of GPUs >= 1, or -1 for all of them, got 0")
+    return value
+
+
+def _sigma(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m quake_lib", description=__doc__)
+    p = _Parser(prog="python -m quake_lib", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("ingest", help="Kaggle train.csv (plain, .zip or .gz) -> data/NAME/")
@@ -125,13 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", default="synthetic", help="dataset name (default: synthetic)")
     s.add_argument("--profile", default="default", choices=list(profiles.PROFILES),
                    help="sizes of the networks' training (default: default)")
-    s.add_argument("--head", nargs="+", default=["binned"], choices=["regression", "binned"],
+    s.add_argument("--head", nargs="+", choices=["regression", "binned"],
                    help="target head(s), one run each (default: binned)")
     s.add_argument("--seed", type=int, default=0, help="training seed (folds are fixed; default: 0)")
-    s.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
-    s.add_argument("--devices", type=int, help="GPUs to use (several: DDP); ignored on CPU")
-    s.add_argument("--epochs", type=int, help="override the profile's number of epochs")
-    s.add_argument("--label-sigma", type=float, default=0.0,
+    s.add_argument("--folds", type=_int_at_least(2), default=5, help="number of folds (default: 5)")
+    s.add_argument("--devices", type=_devices, help="GPUs to use (several: DDP; -1: all); ignored on CPU")
+    s.add_argument("--epochs", type=_int_at_least(1), help="override the profile's number of epochs (>= 1)")
+    s.add_argument("--label-sigma", type=_sigma,
                    help="binned head: soft targets, a Gaussian of this sd in seconds (default: 0, hard)")
     s.add_argument("--name", help="results name prefix (default: the approach; the head is appended)")
     s.set_defaults(func=_train)

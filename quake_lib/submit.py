@@ -13,6 +13,10 @@ Nothing is trained here; the models are the ones cross-validation saved:
   on the same Kaggle feature table, averaged the same way.
 - ``constant``: the median target of all evaluation windows (every cycle's; the MAE-optimal constant).
 
+Every test segment must have the length the approach was evaluated on (the constant's too, although
+it ignores the signal: a short file is a broken download, not a segment); a saved model that is
+damaged, truncated or not this library's is refused with its file named, before anything is written.
+
 Labels are never required. When a labels file is given, or ``test_labels.csv`` lies beside the test
 folder (as ``python -m quake_lib prepare synthetic --kaggle-dir DIR`` writes it), the submission is
 scored and the MAE printed: on the synthetic default the whole path is tested end to end.
@@ -33,10 +37,11 @@ import pandas as pd
 import torch
 
 from . import evaluation
+from .approaches.lightgbm import load_booster
 from .atomic import write_csv
 from .data import kaggle
 from .features.competition import kaggle_array_features
-from .train.predict import load_module, predict_array
+from .train.predict import load_module, predict_array, read_checkpoint
 
 LABELS_FILE = "test_labels.csv"
 SAMPLE_FILE = "sample_submission.csv"
@@ -99,19 +104,33 @@ def fold_files(dataset: str, approach: str, suffix: str) -> list[Path]:
     return files
 
 
-def window_length(dataset: str, approach: str, kind: str) -> int | None:
-    """The segment length the approach's models were trained on (Kaggle's 150,000 by default);
-    None for the constant, which ignores the signal (the files are still parsed and checked)."""
-    if kind == "constant":
-        return None
-    d = evaluation.checkpoint_dir(dataset, approach)
+def saved_meta(dataset: str, approach: str) -> dict:
+    """``checkpoints/<approach>/meta.json`` of a baseline (window length, file hashes), or {} for
+    results saved before it existed."""
+    path = evaluation.checkpoint_dir(dataset, approach) / "meta.json"
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not readable JSON ({e}); train the approach again") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(meta).__name__}; train the approach again")
+    return meta
+
+
+def window_length(dataset: str, approach: str, kind: str) -> int:
+    """The segment length the approach was evaluated on (Kaggle's 150,000 unless saved otherwise);
+    the constant's too, so that a short or long test file is an error naming it."""
     if kind == "net":
-        meta = torch.load(fold_files(dataset, approach, ".pt")[0], map_location="cpu",
-                          weights_only=True).get("meta", {})
-        return int(meta.get("window_length", evaluation.WINDOW))
-    if kind == "lightgbm" and (d / "meta.json").exists():
-        return int(json.loads((d / "meta.json").read_text()).get("window_length", evaluation.WINDOW))
-    return evaluation.WINDOW
+        meta = read_checkpoint(fold_files(dataset, approach, ".pt")[0])["meta"]
+    else:
+        meta = saved_meta(dataset, approach)
+    length = meta.get("window_length", evaluation.WINDOW)
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(f"approach {approach!r} of dataset {dataset!r}: saved window_length {length!r} is "
+                         "not a positive integer; train the approach again")
+    return length
 
 
 def net_predictions(files: list[Path], x: np.ndarray, batch_size: int = 32) -> np.ndarray:
@@ -125,16 +144,17 @@ def net_predictions(files: list[Path], x: np.ndarray, batch_size: int = 32) -> n
     return np.stack(cols, axis=1).astype(np.float64)
 
 
-def lightgbm_predictions(files: list[Path], x: np.ndarray, batch: int = 64) -> np.ndarray:
-    """(n_segments, n_folds) predictions of the saved fold boosters ``files`` on the Kaggle features."""
-    import lightgbm as lgb  # imported here: only this kind of submission needs it
-
+def lightgbm_predictions(files: list[Path], x: np.ndarray, batch: int = 64,
+                         hashes: dict | None = None) -> np.ndarray:
+    """(n_segments, n_folds) predictions of the saved fold boosters ``files`` on the Kaggle features;
+    ``hashes`` (file name -> hash recorded at training) checks that each file is what was saved."""
+    hashes = hashes or {}
+    boosters = [load_booster(path, hashes.get(path.name)) for path in files]  # all checked before any work
     # batches: the feature code works in float64, 2,624 real segments at once would take ~3 GB
     feats = pd.concat([kaggle_array_features(x[i:i + batch]) for i in range(0, len(x), batch)],
                       ignore_index=True)
     cols = []
-    for path in files:
-        booster = lgb.Booster(model_file=str(path))
+    for path, booster in zip(files, boosters):
         names = booster.feature_name()
         missing = [n for n in names if n not in feats.columns]
         if missing:
@@ -203,6 +223,9 @@ def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submissio
     ids = _check_ids(test_dir, sample, sample_path, allow_missing)
     labels_path = find_labels(test_dir, labels)
     length = window_length(dataset, approach, kind)
+    if kind == "net":  # every fold model loads (or the error names its file) before the segments are read
+        for path in fold_files(dataset, approach, ".pt"):
+            read_checkpoint(path)
     # read in the sample's order; a segment of another length is an error naming its file
     x = np.stack([kaggle.read_segment(test_dir / f"{sid}.csv", length) for sid in ids])
     if kind == "constant":
@@ -212,7 +235,8 @@ def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submissio
         if kind == "net":
             cols = net_predictions(fold_files(dataset, approach, ".pt"), x, batch_size)
         else:
-            cols = lightgbm_predictions(fold_files(dataset, approach, ".txt"), x)
+            cols = lightgbm_predictions(fold_files(dataset, approach, ".txt"), x,
+                                        hashes=saved_meta(dataset, approach).get("file_hashes"))
         per_model = pd.DataFrame(cols, index=pd.Index(ids, name="seg_id"),
                                  columns=[f"fold_{k}" for k in range(cols.shape[1])])
         values = cols.mean(axis=1)

@@ -1,3 +1,5 @@
+import subprocess
+
 import numpy as np
 import pytest
 from tiny_data import LENGTH, loud_recording
@@ -41,6 +43,18 @@ def make_recording_arrays(cycle_lengths=(3000, 5000, 4000), seed=0, rows_per_sec
     ttf = np.concatenate([(np.arange(n, 0, -1) - 1) / rows_per_second + 0.0005 for n in cycle_lengths])
     signal = rng.integers(-300, 300, size=len(ttf)).astype(np.int16)
     return signal, ttf.astype(np.float32)
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (an owner of stale folders)."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def snapshot(directory):
+    """Every file under ``directory`` with its bytes: 'nothing changed on disk' made checkable."""
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def leftovers(directory):

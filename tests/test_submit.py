@@ -199,11 +199,14 @@ def test_synthetic_kaggle_layout_test_only(data_dir, tmp_path):
 
 def test_real_test_segments_give_a_partial_file_in_sample_order(shared_lanl, trained, tmp_path, capsys):
     """The 4 real segments of ../shared/lanl/test (of 2,624): without --allow-missing an error; with it
-    a partial file of those 4, in the official order. The model is the constant (any approach trained
-    on 150,000-sample windows would do; the tiny nets here use 4,096)."""
+    a partial file of those 4, in the official order. The model is the constant, as saved for
+    150,000-sample windows (the tiny recording's results use 4,096)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QUAKE_DATA_DIR", str(trained["root"] / "data"))
-        args = ["submit", "--approach", "constant", "--dataset", "tiny", "--test-dir", str(shared_lanl / "test"),
+        ev.save_oof(ev.load_oof("tiny", "constant"), "real150")
+        (ev.checkpoint_dir("real150", "constant")).mkdir(parents=True, exist_ok=True)
+        (ev.checkpoint_dir("real150", "constant") / "meta.json").write_text('{"window_length": 150000}')
+        args = ["submit", "--approach", "constant", "--dataset", "real150", "--test-dir", str(shared_lanl / "test"),
                 "--output", str(tmp_path / "real.csv")]
         assert main(args) == 2 and "2620 of the 2624 seg_ids" in capsys.readouterr().err
         assert main(args + ["--allow-missing"]) == 0

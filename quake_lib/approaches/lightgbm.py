@@ -4,10 +4,12 @@ The Kaggle feature table (:mod:`quake_lib.features.competition`) and LightGBM wi
 objective (``l1``, or ``huber``), fitted on the training cycles of each fold. The training windows
 may lie on a denser grid than the evaluation grid (``train_stride``): overlapping windows are extra,
 correlated samples of the same cycles, never windows of a held-out cycle. The fold models are kept
-(text files under ``results/checkpoints/lightgbm/``) for Kaggle submissions.
+(text files under ``results/checkpoints/lightgbm/``) for Kaggle submissions; like every training run's,
+they appear only when every fold has finished (:class:`quake_lib.evaluation.StagedRun`).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,6 +19,7 @@ import pandas as pd
 
 from .. import evaluation
 from ..atomic import atomic_path, write_text
+from ..data import source
 from ..data.recording import Recording, Windows
 from ..evaluation.folds import Fold
 from ..features.competition import kaggle_features
@@ -73,37 +76,76 @@ def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None 
     else:
         train_windows = rec.windows(length=windows.length, stride=config.train_stride)
         x_train = kaggle_features(rec, train_windows, progress=progress)
-    parts, imps, seconds = [], [], []
-    for f in folds:
-        tr, _ = f.masks(train_windows)
-        _, te = f.masks(windows)
-        if not tr.any():
-            raise ValueError(f"fold {f.index}: no training window on the train_stride grid")
-        t0 = time.perf_counter()
-        model = config.regressor(seed).fit(x_train[tr], train_windows.targets[tr])
-        seconds.append(time.perf_counter() - t0)
-        if save:
-            save_booster(model.booster_, rec.name, approach, f.index)
-        pred = model.predict(x_eval[te])
-        parts.append(evaluation.oof_frame(approach, f.index, windows.subset(te), pred))
-        imps.append(pd.DataFrame({"fold": f.index, "feature": x_train.columns,
-                                  "gain": model.booster_.feature_importance("gain")}))
-    oof = pd.concat(parts, ignore_index=True)
-    if save:
-        evaluation.save_oof(oof, rec.name)
-        meta = {"approach": approach, "dataset": rec.name, "seed": seed, "window_length": windows.length,
-                "features": list(x_train.columns), "fold_seconds": seconds, "config": asdict(config)}
-        write_text(evaluation.checkpoint_dir(rec.name, approach) / "meta.json", json.dumps(meta, indent=1))
+    parts, imps, seconds, hashes = [], [], [], {}
+    stage = evaluation.StagedRun(rec.name, approach) if save else None
+    with stage if stage is not None else contextlib.nullcontext():
+        for f in folds:
+            tr, _ = f.masks(train_windows)
+            _, te = f.masks(windows)
+            if not tr.any():
+                raise ValueError(f"fold {f.index}: no training window on the train_stride grid")
+            t0 = time.perf_counter()
+            model = config.regressor(seed).fit(x_train[tr], train_windows.targets[tr])
+            seconds.append(time.perf_counter() - t0)
+            if stage is not None:
+                path = save_booster(model.booster_, stage.checkpoints, f.index)
+                hashes[path.name] = source.file_hash(path)
+            pred = model.predict(x_eval[te])
+            parts.append(evaluation.oof_frame(approach, f.index, windows.subset(te), pred))
+            imps.append(pd.DataFrame({"fold": f.index, "feature": x_train.columns,
+                                      "gain": model.booster_.feature_importance("gain")}))
+        oof = pd.concat(parts, ignore_index=True)
+        if stage is not None:
+            meta = {"approach": approach, "dataset": rec.name, "seed": seed, "window_length": windows.length,
+                    "features": list(x_train.columns), "fold_seconds": seconds, "config": asdict(config),
+                    "file_hashes": hashes}
+            write_text(stage.checkpoints / "meta.json", json.dumps(meta, indent=1))
+            stage.commit(oof)
     return LgbmResult(oof, pd.concat(imps, ignore_index=True), x_eval)
 
 
-def save_booster(booster, dataset: str, approach: str, fold: int) -> Path:
-    """One fold's model as a LightGBM text file (``fold_<k>.txt``; text, so loading runs no pickle),
-    written atomically; ``lightgbm.Booster(model_file=path)`` reloads it (``quake_lib submit``)."""
-    path = evaluation.checkpoint_dir(dataset, approach) / f"fold_{fold}.txt"
+def save_booster(booster, directory: Path, fold: int) -> Path:
+    """One fold's model as a LightGBM text file ``directory/fold_<k>.txt`` (text, so loading runs no
+    pickle), written atomically; ``lightgbm.Booster(model_file=path)`` reloads it (``quake_lib submit``)."""
+    path = Path(directory) / f"fold_{fold}.txt"
     with atomic_path(path) as tmp:
         booster.save_model(str(tmp))
     return path
+
+
+# What every complete model file of LightGBM 4 holds, in this order; the last line ends the file.
+_MODEL_MARKS = ("tree\n", "\nend of trees\n", "\nend of parameters\n", "\npandas_categorical:")
+
+
+def load_booster(path: Path, expected_hash: str | None = None):
+    """A fold model saved by :func:`save_booster`, checked before LightGBM sees it: LightGBM's loader
+    does not report a damaged file, it aborts or crashes the whole process (measured with 4.7: files
+    truncated at 5% to 97% of their length end in SIGABRT or SIGSEGV). ``expected_hash`` (recorded
+    at training, :func:`quake_lib.data.source.file_hash`) catches any change; without it the file
+    must at least be complete."""
+    import lightgbm as lgb  # imported here: only training and this loader need it
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such LightGBM model file")
+    text = path.read_bytes().decode("utf-8", "replace")
+    pos = 0
+    for mark in _MODEL_MARKS:
+        pos = text.find(mark, pos)
+        if pos < 0:
+            raise ValueError(f"{path}: not a complete LightGBM model (no {mark.strip()!r} section: truncated?); "
+                             "train lightgbm again")
+    if not text.rstrip().splitlines()[-1].startswith("pandas_categorical:"):
+        raise ValueError(f"{path}: not a complete LightGBM model (it does not end with the "
+                         "'pandas_categorical:' line: truncated?); train lightgbm again")
+    if expected_hash is not None and source.file_hash(path) != expected_hash:
+        raise ValueError(f"{path}: damaged: its content differs from what training saved (hash "
+                         f"{expected_hash}); train lightgbm again")
+    try:
+        return lgb.Booster(model_str=text)
+    except (lgb.basic.LightGBMError, ValueError) as e:  # ValueError: its pandas_categorical line
+        raise ValueError(f"{path}: LightGBM cannot read this model ({str(e).splitlines()[0][:100]}); "
+                         "train lightgbm again") from None
 
 
 

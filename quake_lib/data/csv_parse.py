@@ -10,15 +10,17 @@ names the file, the 1-based line number and what was expected.
 Numbers: ``acoustic_data`` is an optionally signed integer that must fit int16. ``time_to_failure`` is
 a decimal (optional sign, fraction, exponent). It is parsed as an exact integer mantissa scaled by a
 power of ten, which is the correctly rounded double for up to 15 significant digits (Kaggle's have
-at most 11) and then rounded to float32, exactly what ``np.float32(float(text))`` gives.
+at most 11) and then rounded to float32, exactly what ``np.float32(float(text))`` gives. The kernel
+itself refuses a target that is negative (a false quake) or does not fit float32 (``1e39`` would be
+stored as infinity): no second pass over the parsed values.
+
+Opening the file (plain, ``.gz``, ``.zip``), damaged archives and the content hash computed while
+parsing are :mod:`quake_lib.data.source`'s.
 """
 from __future__ import annotations
 
-import gzip
-import io
 import queue
 import threading
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +29,16 @@ from typing import Iterator
 import numba
 import numpy as np
 
+from .source import CSVFormatError, open_source
+
 TRAIN_COLUMNS = ("acoustic_data", "time_to_failure")
 TEST_COLUMNS = ("acoustic_data",)
 CHUNK_BYTES = 8 << 20
 MAX_LINE_BYTES = 1 << 20  # ~600k rows: big enough to amortise the calls, small enough to stay flat in RAM
 
 _POW10 = np.array([10.0 ** k for k in range(23)])
-
-
-class CSVFormatError(ValueError):
-    """A Kaggle CSV file that does not have the expected layout; the message names file and line."""
-
-    def __init__(self, path, line: int | None, message: str):
-        self.path, self.line = str(path), line
-        where = f"{path}" if line is None else f"{path}, line {line}"
-        super().__init__(f"{where}: {message}")
+# Doubles from here up round to infinity in float32 (halfway between its largest value and 2**128).
+FLOAT32_OVERFLOW = 3.4028235677973366e38
 
 
 @numba.njit(cache=True, nogil=True)
@@ -113,13 +110,18 @@ def _parse_chunk(buf, two_columns, signal, ttf, pow10):  # pragma: no cover - co
                 if eneg:
                     e = -e
             e -= dec
-            if e < -22 or e > 22:
+            if m == 0:
+                x = 0.0  # not 0 * 10**400 = NaN
+            elif e < -22 or e > 22:
                 x = m * 10.0 ** e
             elif e < 0:
                 x = m / pow10[-e]
             else:
                 x = m * pow10[e]
-            ttf[row] = -x if neg else x
+            # a target must be finite in float32 and not negative ("-0" is zero); diagnose() says which
+            if not x < FLOAT32_OVERFLOW or (neg and x > 0.0):
+                return row, start
+            ttf[row] = x
         if i < n and buf[i] == 13:  # '\r' of a Windows line ending
             i += 1
         if i >= n or buf[i] != 10:
@@ -159,7 +161,13 @@ def diagnose(text: str, columns: tuple[str, ...]) -> str:
             if x != x:
                 return f"{name} is NaN; every row needs a finite target"
             if x in (float("inf"), float("-inf")):
-                return f"{name} is infinite; every row needs a finite target"
+                return f"{name} {f[:40]!r} is infinite; every row needs a finite target"
+            if abs(x) >= FLOAT32_OVERFLOW:
+                return (f"{name} {f[:40]!r} does not fit float32 (largest about 3.4e38, it would be stored as "
+                        "infinity); every row needs a finite target")
+            if x < 0:
+                return (f"{name} {f[:40]!r} is negative; expected the seconds until the next quake, >= 0 "
+                        "(a negative value would mark a false quake)")
             if f != field:
                 return f"{name} {field!r} has surrounding spaces"
             return f"{name} {f[:40]!r} is not a plain decimal number (digits, '.', optional exponent)"
@@ -174,30 +182,9 @@ class Chunk:
     bytes_read: int  # position in the (uncompressed) stream after this chunk
 
 
-def open_source(path: Path) -> tuple[io.RawIOBase, int | None]:
-    """Open a plain, ``.gz`` or ``.zip`` CSV as a binary stream; return it and its size if known."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a directory; expected a CSV file (plain, .zip or .gz)")
-    suffix = path.suffix.lower()
-    if suffix == ".zip":
-        try:
-            zf = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as e:
-            raise CSVFormatError(path, None, f"not a valid zip archive ({e})") from None
-        csvs = [i for i in zf.infolist() if i.filename.lower().endswith(".csv") and not i.is_dir()]
-        if not csvs:
-            names = ", ".join(i.filename for i in zf.infolist()) or "nothing"
-            raise CSVFormatError(path, None, f"the zip archive holds no .csv file (found: {names})")
-        if len(csvs) > 1:
-            raise CSVFormatError(path, None, "the zip archive holds several .csv files ("
-                                 + ", ".join(i.filename for i in csvs) + "); expected one")
-        return zf.open(csvs[0]), csvs[0].file_size
-    if suffix == ".gz":
-        return gzip.open(path, "rb"), None
-    return open(path, "rb"), path.stat().st_size
+def _unquote(name: str) -> str:
+    """``"name"`` -> ``name``; a lone quote stays and makes the header wrong, as it is."""
+    return name[1:-1] if len(name) >= 2 and name[0] == name[-1] == '"' else name
 
 
 def _read_header(stream, path, columns) -> tuple[bytes, int]:
@@ -222,7 +209,7 @@ def _read_header(stream, path, columns) -> tuple[bytes, int]:
         text = raw.decode("utf-8", "replace").lstrip("\ufeff").strip()
         if not text:
             continue  # the real train_head_150k.csv starts with a blank line: accept it
-        names = tuple(t.strip().strip('"') for t in text.split(","))
+        names = tuple(_unquote(t.strip()) for t in text.split(","))
         if names != columns:
             hint = " (the header is missing)" if names and names[0].lstrip("+-").isdigit() else ""
             raise CSVFormatError(path, line_no, f"expected the header {','.join(columns)!r}, "
@@ -231,8 +218,13 @@ def _read_header(stream, path, columns) -> tuple[bytes, int]:
 
 
 def iter_chunks(path: Path, columns: tuple[str, ...] = TRAIN_COLUMNS,
-                chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+                chunk_bytes: int = CHUNK_BYTES, hasher=None, copy: bool = True) -> Iterator[Chunk]:
     """Yield parsed chunks of a Kaggle CSV. Raises :class:`CSVFormatError` at the first bad line.
+
+    ``hasher`` (:func:`quake_lib.data.source.new_hasher`) is fed every byte of the file's CSV text by
+    the reader thread, so the content hash is complete once the last chunk has been yielded.
+    ``copy=False`` (a consumer that writes each chunk away at once, like the ingest) yields the
+    parser's own buffers, valid only until the next chunk is asked for: no copy of every value.
 
     Memory is fixed up front (a few buffers of ``chunk_bytes``) and reused, so it stays flat
     whatever the file size. A background thread reads (and decompresses) the next block while the
@@ -240,7 +232,7 @@ def iter_chunks(path: Path, columns: tuple[str, ...] = TRAIN_COLUMNS,
     the GIL).
     """
     two = len(columns) == 2
-    stream, _ = open_source(path)
+    stream, _ = open_source(path, hasher)
     try:
         rest, line_no = _read_header(stream, path, columns)
     except BaseException:
@@ -321,14 +313,18 @@ def iter_chunks(path: Path, columns: tuple[str, ...] = TRAIN_COLUMNS,
                 if eof and truncated and stop_at == end - 1:
                     msg += " (the last line has no newline: the file looks truncated)"
                 raise CSVFormatError(path, line_no + rows + n1 + 1, msg)
-            sig = np.concatenate([signal[:n1], signal[cap // 2:cap // 2 + n2]])
-            tt = np.concatenate([ttf[:n1], ttf[cap // 2:cap // 2 + n2]]) if two else None
-            if two and np.isnan(tt).any():  # only reachable through exotic exponents
-                k = int(np.flatnonzero(np.isnan(tt))[0])
-                raise CSVFormatError(path, line_no + rows + k + 1, "time_to_failure is NaN")
+            first = line_no + rows + 1
+            if copy:
+                sig = np.concatenate([signal[:n1], signal[cap // 2:cap // 2 + n2]])
+                tt = np.concatenate([ttf[:n1], ttf[cap // 2:cap // 2 + n2]]) if two else None
+                yield Chunk(sig, tt, first, pos + end)
+            else:  # the two halves as they are, views into buffers that the next block overwrites
+                yield Chunk(signal[:n1], ttf[:n1] if two else None, first, pos + (mid or end))
+                if n2:
+                    yield Chunk(signal[cap // 2:cap // 2 + n2], ttf[cap // 2:cap // 2 + n2] if two else None,
+                                first + n1, pos + end)
             pos += end
-            yield Chunk(sig, tt, line_no + rows + 1, pos)
-            rows += len(sig)
+            rows += n1 + n2
             work[:have - end] = work[end:have]
             have -= end
         if rows == 0:

@@ -35,17 +35,27 @@ def is_current(name: str) -> bool:
     return source.get("kind") == "synthetic" and source.get("config_hash") == config_hash(preset(name))
 
 
-def prepare(name: str | None = None, force: bool = False, progress: bool = False) -> Recording:
-    """Make dataset ``name`` ready under ``data/`` and open it (see the module docstring)."""
-    name = paths.check_name(name or default_name())
+def check_available(name: str) -> str:
+    """``name`` if :func:`prepare` can open it (a synthetic preset, made on demand, or an ingested
+    recording), else the error :func:`prepare` would raise: callers check before starting a kernel
+    or a trainer."""
+    name = paths.check_name(name)
     directory = paths.dataset_dir(name)
-    if name in PRESETS:
-        if force or not is_current(name):
-            generate(preset(name), directory, preset=name, progress=progress)
-        return Recording(directory)
-    if not (directory / store.META_FILE).exists():
+    if name not in PRESETS and not (directory / store.META_FILE).exists():
         raise FileNotFoundError(
             f"dataset {name!r} is not prepared ({directory} holds no recording). Synthetic presets: "
             f"{', '.join(PRESETS)}. For the real data run `python -m quake_lib ingest train.csv "
             f"--name {name}` first.")
+    return name
+
+
+def prepare(name: str | None = None, force: bool = False, progress: bool = False) -> Recording:
+    """Make dataset ``name`` ready under ``data/`` and open it (see the module docstring)."""
+    name = check_available(name or default_name())
+    directory = paths.dataset_dir(name)
+    if name in PRESETS and (force or not is_current(name)):
+        # under the dataset's lock: a second process waits, then finds the preset current
+        with store.dataset_lock(directory):
+            if force or not is_current(name):
+                generate(preset(name), directory, preset=name, progress=progress)
     return Recording(directory)

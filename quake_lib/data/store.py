@@ -10,17 +10,25 @@ Real (ingested) and synthetic recordings are written by the same :class:`Recordi
 everything downstream is identical for both. Arrays are streamed to disk chunk by chunk; the whole
 directory is built under a temporary name and renamed into place only when complete, so a crash
 never leaves a half-written dataset that looks usable.
+
+What else lives in ``data/<name>/`` is never lost when the recording is replaced: the trained models
+under ``results/`` move into the new folder, as ``results/`` when the caller knows the data did not
+change, else as ``results.replaced-<time>/`` beside it (see :meth:`RecordingWriter.commit`). Writers
+of one dataset take :func:`dataset_lock` so that two of them never interleave.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .. import atomic
 from ..atomic import write_text
 
 FORMAT_VERSION = 1
@@ -32,6 +40,9 @@ META_FILE = "meta.json"
 # time_to_failure only decreases inside a cycle; at a lab quake it jumps back up by seconds.
 # Any rise larger than this marks the first row of a new cycle (float32 noise is ~1e-6 s).
 FAILURE_JUMP_S = 0.1
+
+RESULTS = "results"                     # paths.results_dir: trained models and OOF predictions
+REPLACED_RESULTS = "results.replaced-"  # + time: results of a recording that was since replaced
 
 # npy header reserved up front so that the data can be streamed before the length is known.
 _NPY_HEADER_BYTES = 128
@@ -88,7 +99,10 @@ class CycleTracker:
         if self._last is None:
             self.start_ttf.append(float(ttf[0]))
         prev = ttf[0] if self._last is None else self._last
-        rises = np.flatnonzero(np.diff(ttf, prepend=prev) > FAILURE_JUMP_S)
+        # np.diff(ttf, prepend=prev) without copying the chunk into a longer array first
+        rises = np.flatnonzero(np.diff(ttf) > FAILURE_JUMP_S) + 1
+        if ttf[0] - prev > FAILURE_JUMP_S:
+            rises = np.concatenate([[0], rises])
         for j in rises:  # a handful per recording
             self.end_ttf.append(float(ttf[j - 1] if j > 0 else prev))
             self.start_ttf.append(float(ttf[j]))
@@ -129,10 +143,56 @@ def read_meta(directory: Path) -> dict:
     return meta
 
 
-def clean_stale(target: Path) -> None:
-    """Remove leftovers of an interrupted write of ``target`` (a rerun after a crash just works)."""
-    for p in target.parent.glob(f".{target.name}.*"):
-        shutil.rmtree(p, ignore_errors=True)
+def clean_stale(target: Path) -> list[Path]:
+    """Remove what a killed writer of ``target`` left (a rerun after a crash just works): exactly
+    ``.NAME.partial-PID`` / ``.NAME.old-PID`` of processes that are gone, never another running
+    writer's folder nor ``.NAME.v2.partial-PID`` of dataset ``NAME.v2``. Trained models inside a
+    dead writer's ``old`` folder (a crash in the middle of :meth:`RecordingWriter.commit`) are moved
+    into ``target`` first, as replaced results."""
+    target = Path(target)
+    if target.exists():
+        for old in target.parent.glob(f".{target.name}.old-*"):
+            pid = old.name.rsplit("-", 1)[-1]
+            if old.name == f".{target.name}.old-{pid}" and pid.isdigit() and not atomic.pid_alive(int(pid)):
+                _carry_results(old, target, keep=False)
+    return atomic.clean_stale(target)
+
+
+def results_files(directory: Path) -> list[Path]:
+    """The files under ``directory/results/`` (trained models, OOF predictions, logs)."""
+    d = Path(directory) / RESULTS
+    return sorted(p for p in d.rglob("*") if p.is_file()) if d.is_dir() else []
+
+
+def _carry_results(old_dir: Path, new_dir: Path, keep: bool) -> Path | None:
+    """Move ``old_dir``'s trained models into ``new_dir``: earlier replaced results as they are, and
+    ``results/`` as ``results/`` (``keep``: the data is the same) or ``results.replaced-<time>/``.
+    Return where ``results/`` went, or None if there was none."""
+    for prev in sorted(old_dir.glob(REPLACED_RESULTS + "*")):
+        if not (new_dir / prev.name).exists():
+            os.rename(prev, new_dir / prev.name)
+    results = old_dir / RESULTS
+    if not results_files(old_dir):
+        return None
+    dest = new_dir / RESULTS
+    if not keep or dest.exists():
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        dest, k = new_dir / f"{REPLACED_RESULTS}{stamp}", 1
+        while dest.exists():
+            k += 1
+            dest = new_dir / f"{REPLACED_RESULTS}{stamp}-{k}"
+    os.rename(results, dest)
+    return dest
+
+
+@contextlib.contextmanager
+def dataset_lock(directory: Path, wait: bool = True, log=print):
+    """Hold the lock of dataset ``directory`` (``data/.NAME.lock``) while writing it: a second writer
+    of the same name waits (saying for whom), or with ``wait=False`` refuses."""
+    directory = Path(directory)
+    with atomic.exclusive_lock(directory.parent / f".{directory.name}.lock", wait=wait, log=log,
+                               what=f"dataset {directory.name!r} ({directory})"):
+        yield
 
 
 class RecordingWriter:
@@ -148,12 +208,14 @@ class RecordingWriter:
         self.target = Path(directory)
         self.target.parent.mkdir(parents=True, exist_ok=True)
         clean_stale(self.target)
-        self.tmp = self.target.parent / f".{self.target.name}.partial-{os.getpid()}"
+        self.tmp = atomic.hidden_sibling(self.target, "partial")
+        shutil.rmtree(self.tmp, ignore_errors=True)  # this very process's, from an attempt it gave up
         self.tmp.mkdir()
         self.signal = NpyStreamWriter(self.tmp / SIGNAL_FILE, np.int16)
         self.ttf = NpyStreamWriter(self.tmp / TTF_FILE, np.float32)
         self.cycles = CycleTracker()
         self._committed = False
+        self.replaced_results: Path | None = None  # where the old results went, if set aside
 
     @property
     def n_rows(self) -> int:
@@ -166,7 +228,10 @@ class RecordingWriter:
         self.ttf.append(ttf)
         self.cycles.feed(np.asarray(ttf, dtype=np.float32))
 
-    def commit(self, meta: dict) -> dict:
+    def commit(self, meta: dict, keep_results: bool = False) -> dict:
+        """Put the new recording in place. The old folder's ``results/`` follow it: kept as
+        ``results/`` when ``keep_results`` (the caller checked that the data is unchanged), else set
+        aside as ``results.replaced-<time>/`` (:attr:`replaced_results`); never deleted."""
         self.signal.close()
         self.ttf.close()
         cycles = self.cycles.table()
@@ -174,12 +239,17 @@ class RecordingWriter:
         meta = {"format_version": FORMAT_VERSION, "n_rows": self.n_rows,
                 "n_cycles": int(len(cycles)), "n_failures": int(len(cycles) - 1), **meta}
         write_text(self.tmp / META_FILE, json.dumps(meta, indent=2) + "\n")
-        old = self.target.parent / f".{self.target.name}.old-{os.getpid()}"
+        # swap first, then move the models out of the old folder: a crash in between leaves them in
+        # .NAME.old-PID, which clean_stale() empties into the new folder rather than deleting
+        old = atomic.hidden_sibling(self.target, "old")
         if self.target.exists():
             os.rename(self.target, old)
         os.rename(self.tmp, self.target)
-        shutil.rmtree(old, ignore_errors=True)
         self._committed = True
+        if old.exists():
+            moved = _carry_results(old, self.target, keep_results)
+            self.replaced_results = moved if moved is not None and moved.name != RESULTS else None
+            shutil.rmtree(old, ignore_errors=True)
         return meta
 
     def abort(self) -> None:

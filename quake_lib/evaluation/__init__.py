@@ -2,6 +2,7 @@
 
 - :mod:`.folds`: the evaluation grid and the leave-whole-cycles-out folds, fixed for every approach;
 - :mod:`.oof`: the out-of-fold predictions' file format and where results live;
+- :mod:`.staging`: a training run's results appear whole, once every fold finished, or not at all;
 - :mod:`.scores`: MAE per fold, mean, spread across folds, pooled; the collapse check;
 - :mod:`.compare`: chapter 6, every approach side by side from the saved results.
 """
@@ -32,8 +33,9 @@ from .oof import (
                     save_oof,
 )
 from .scores import expand_readouts, fold_mae, mae_table, spread_table
+from .staging import StagedRun
 
-__all__ = ["EVAL_STRIDE", "FOLD_SEED", "N_FOLDS", "OOF_COLUMNS", "READOUT_PREFIX", "WINDOW", "Fold",
+__all__ = ["EVAL_STRIDE", "FOLD_SEED", "N_FOLDS", "OOF_COLUMNS", "READOUT_PREFIX", "WINDOW", "Fold", "StagedRun",
            "check_approach", "check_folds", "checkpoint_dir", "cycle_folds", "eval_windows", "expand_readouts",
            "fold_mae", "fold_table", "load_all", "load_metrics", "load_oof", "make_folds", "mae_table",
            "metrics_path", "oof_frame", "oof_path", "save_metrics", "save_oof", "spread_table"]

@@ -17,8 +17,9 @@ import nbformat
 import papermill as pm
 from nbconvert import HTMLExporter
 
-from .. import paths
+from .. import paths, profiles
 from ..atomic import atomic_path, write_text
+from ..data import datasets
 
 NOTEBOOK_RE = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 
@@ -88,13 +89,25 @@ def execute(src: Path, dst: Path, parameters: dict, html_dir: Path | None = None
 def execute_all(dataset: str = "synthetic", profile: str = "default", seed: int = 0, only=None,
                 output_dir: Path | None = None, html_dir: Path | None = paths.REPORTS_DIR,
                 extra: dict | None = None, log=print) -> dict[str, float]:
-    """Execute every numbered notebook in order; return seconds per notebook."""
+    """Execute every numbered notebook in order; return seconds per notebook.
+
+    Everything is checked before the first kernel starts (a kernel takes seconds to start and a
+    failure inside it is a page of traceback): the dataset exists or is a synthetic preset, the
+    profile is known, the seed is an integer, every parameter is declared by every notebook run."""
+    params = {"dataset": dataset, "profile": profile, "seed": seed, **(extra or {})}
+    dataset, profile, seed = params["dataset"], params["profile"], params["seed"]  # -p may set them too
+    for what, name in (("dataset", dataset), ("profile", profile)):
+        if not isinstance(name, str):
+            raise ValueError(f"{what} must be a name (got {name!r})")
+    datasets.check_available(dataset)
+    profiles.get(profile)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer (got {seed!r})")
     notebooks = numbered_notebooks()
     if only:
         notebooks = [p for p in notebooks if any(p.name.startswith(o) for o in only)]
         if not notebooks:
             raise ValueError(f"no numbered notebook matches {only}")
-    params = {"dataset": dataset, "profile": profile, "seed": seed, **(extra or {})}
     for nb in notebooks:  # fail on a misspelled parameter before running anything
         check_parameters(nb, params)
     times = {}

@@ -55,6 +55,17 @@ class TrainConfig:
     bn_windows: int = 256               # training windows for the final BatchNorm recalibration (0: off)
     save_checkpoints: bool = True
 
+    def __post_init__(self):
+        # refuse sizes that would train nothing (epochs=0 saved untrained models as results) or crash
+        # deep inside Lightning (epochs=-1: an OverflowError); the message names the parameter
+        for name, least in (("epochs", 1), ("windows_per_epoch", 1), ("batch_size", 1), ("eval_batch_size", 1),
+                            ("validate_every", 0), ("bn_windows", 0), ("num_workers", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least} (got {value!r})")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be a number > 0 (got {self.lr!r})")
+
     @classmethod
     def from_profile(cls, profile: profiles.Profile, **overrides) -> "TrainConfig":
         """Approaches 1 and 2's sizes from ``profile``; ``overrides`` replace any field."""
@@ -138,17 +149,19 @@ class FoldRun:
 
 
 def fit_fold(rec: Recording, fold: Fold, model_factory, head, cfg: TrainConfig, seed: int,
-             approach: str, eval_windows: Windows, out_dir: Path | None) -> FoldRun:
-    """Train on ``fold``'s training cycles, predict its held-out windows."""
+             approach: str, eval_windows: Windows, log_dir: Path | None, ckpt_dir: Path | None) -> FoldRun:
+    """Train on ``fold``'s training cycles, predict its held-out windows; the per-epoch CSV log goes
+    under ``log_dir`` (None: a temporary folder), the fold's checkpoint into ``ckpt_dir`` (None: none)."""
     t0 = time.perf_counter()
     fold_seed = int(np.random.SeedSequence([seed, fold.index]).generate_state(1)[0])
     L.seed_everything(fold_seed, workers=True, verbose=False)
     with torch_threads(cfg.threads):
         return _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows,
-                         out_dir, t0)
+                         log_dir, ckpt_dir, t0)
 
 
-def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows, out_dir, t0):
+def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows, log_dir, ckpt_dir,
+              t0):
     _, test = fold.split(eval_windows)
     dm = QuakeDataModule(rec, fold.train_cycles, test, cfg.data_config(eval_windows.length), seed=fold_seed)
     head_ = _fresh_head(head)
@@ -156,8 +169,8 @@ def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, ev
     module = QuakeModule(model_factory(head_.n_outputs), head_, scale=dm.scale, lr=cfg.lr,
                          weight_decay=cfg.weight_decay, augment=cfg.augment)
     # without an output folder the CSV log still exists, in a temporary folder, for the metrics table
-    tmp = tempfile.TemporaryDirectory(prefix="quake-logs-") if out_dir is None else None
-    log_dir = Path(tmp.name) if tmp is not None else out_dir / "logs"
+    tmp = tempfile.TemporaryDirectory(prefix="quake-logs-") if log_dir is None else None
+    log_dir = Path(tmp.name) if tmp is not None else log_dir
     trainer = make_trainer(cfg, log_dir, name=approach, version=f"fold_{fold.index}")
     trainer.fit(module, datamodule=dm)
     if cfg.bn_windows > 0:
@@ -174,11 +187,11 @@ def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, ev
     metrics.insert(0, "fold", fold.index)
     metrics.insert(0, "approach", approach)
     ckpt = None
-    if cfg.save_checkpoints and out_dir is not None and trainer.is_global_zero:
+    if cfg.save_checkpoints and ckpt_dir is not None and trainer.is_global_zero:
         # everything load_module needs to rebuild the net from this file alone (see predict.py)
         meta = {"approach": approach, "fold": fold.index, "seed": seed, "dataset": rec.name,
                 "window_length": int(eval_windows.length), **rebuild_meta(model_factory, head_, module)}
-        ckpt = save_checkpoint(module, evaluation.checkpoint_dir(rec.name, approach) / f"fold_{fold.index}.pt", meta)
+        ckpt = save_checkpoint(module, Path(ckpt_dir) / f"fold_{fold.index}.pt", meta)
     return FoldRun(module, oof, metrics, time.perf_counter() - t0, ckpt)
 
 
@@ -206,7 +219,10 @@ def cross_validate(recording: Recording, model_factory, head="binned", folds: li
     unless given), predict the held-out cycles, and (``save``) write ``oof_<approach>.csv`` and
     ``metrics_<approach>.csv`` under ``data/<dataset>/results/``. ``overrides`` change fields of the
     :class:`TrainConfig` built from ``profile`` (e.g. ``epochs=3``); without ``profile`` or ``config``:
-    the default profile."""
+    the default profile.
+
+    Saved results appear only when every fold has finished (:class:`quake_lib.evaluation.StagedRun`):
+    a run that fails or is interrupted leaves the previous complete ones as they were."""
     quiet()
     cfg = config if config is not None else TrainConfig.from_profile(profile or profiles.get("default"),
                                                                      **overrides)
@@ -216,21 +232,25 @@ def cross_validate(recording: Recording, model_factory, head="binned", folds: li
     head_name = head if isinstance(head, str) else _fresh_head(head).name
     model_name = getattr(model_factory, "model_name", "model")
     approach = evaluation.check_approach(approach or f"{model_name}_{head_name}")
-    out_dir = paths.results_dir(recording.name) if save else None
-    runs = []
-    for fold in folds:
-        run = fit_fold(recording, fold, model_factory, head, cfg, seed, approach, eval_windows, out_dir)
-        runs.append(run)
-        if verbose:
-            mae = (run.oof["prediction"] - run.oof["target"]).abs().mean()
-            print(f"{approach} fold {fold.index}: MAE {mae:.3f} on {len(run.oof)} windows, "
-                  f"{run.seconds:.1f} s", flush=True)
-    res = CVResult(approach, pd.concat([r.oof for r in runs], ignore_index=True),
-                   pd.concat([r.metrics for r in runs], ignore_index=True),
-                   [r.seconds for r in runs], [r.checkpoint for r in runs])
-    if save and _is_rank_zero():
-        evaluation.save_oof(res.oof, recording.name)
-        evaluation.save_metrics(res.metrics, recording.name, approach)
+    log_dir = paths.results_dir(recording.name) / "logs" if save else None
+    # only rank 0 of a multi-GPU run writes results (the other ranks save nothing, as before)
+    stage = evaluation.StagedRun(recording.name, approach) if save and _is_rank_zero() else None
+    with stage if stage is not None else contextlib.nullcontext():
+        runs = []
+        for fold in folds:
+            run = fit_fold(recording, fold, model_factory, head, cfg, seed, approach, eval_windows, log_dir,
+                           stage.checkpoints if stage is not None else None)
+            runs.append(run)
+            if verbose:
+                mae = (run.oof["prediction"] - run.oof["target"]).abs().mean()
+                print(f"{approach} fold {fold.index}: MAE {mae:.3f} on {len(run.oof)} windows, "
+                      f"{run.seconds:.1f} s", flush=True)
+        res = CVResult(approach, pd.concat([r.oof for r in runs], ignore_index=True),
+                       pd.concat([r.metrics for r in runs], ignore_index=True),
+                       [r.seconds for r in runs], [r.checkpoint for r in runs])
+        if stage is not None:
+            stage.commit(res.oof, res.metrics)
+            res.checkpoints = [stage.final_path(p) for p in res.checkpoints]
     return res
 
 

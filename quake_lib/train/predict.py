@@ -7,6 +7,8 @@ A checkpoint is a plain dict of tensors and primitives (``state_dict`` + ``meta`
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import warnings
 from pathlib import Path
 
@@ -96,11 +98,39 @@ def save_checkpoint(module: QuakeModule, path: Path, meta: dict | None = None) -
     return Path(path)
 
 
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint's ``{'state_dict', 'meta'}`` read with ``weights_only=True``, or a ValueError that
+    names the file and says what is wrong: damaged or truncated, refused (it would run code or build
+    arbitrary objects on loading), or not a checkpoint of this library."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise
+    except pickle.UnpicklingError as e:
+        called = re.search(r"GLOBAL ([\w.]+)", str(e))  # torch names the function the pickle would call
+        what = f"it would call {called.group(1)}" if called else "it would run code or build arbitrary objects"
+        raise ValueError(f"{path}: refused to load: {what} (torch.load with weights_only=True allows tensors "
+                         "and plain values only); a checkpoint of quake_lib.train holds nothing else, so "
+                         "this file was not written by it") from None
+    except Exception as e:  # torch reports damage as RuntimeError, EOFError, KeyError, OSError, ...
+        reason = (str(e).splitlines() or [""])[0][:100] or type(e).__name__
+        raise ValueError(f"{path}: not a readable checkpoint, the file is damaged or truncated (torch.load: "
+                         f"{reason}); train the approach again") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict) \
+            or not isinstance(ckpt.get("meta", {}), dict):
+        found = (f"a dict with keys {sorted(map(str, ckpt))[:5]}" if isinstance(ckpt, dict)
+                 else f"a {type(ckpt).__name__}")
+        raise ValueError(f"{path}: not a checkpoint of quake_lib.train (expected a dict with 'state_dict' and "
+                         f"'meta', found {found})")
+    return ckpt
+
+
 def load_checkpoint(path: Path, module: QuakeModule) -> dict:
     """Load weights into ``module`` (built like the saved one) with ``weights_only=True``; return meta."""
-    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise ValueError(f"{path}: not a checkpoint of quake_lib.train (expected a dict with 'state_dict')")
+    ckpt = read_checkpoint(path)
     module.load_state_dict(ckpt["state_dict"])
     return ckpt.get("meta", {})
 
@@ -186,10 +216,8 @@ def load_module(path: Path, **config_overrides) -> tuple[QuakeModule, dict]:
     checkpoint is written (see :func:`rebuild_meta`), or here by ``config_overrides``.
     """
     path = Path(path)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise ValueError(f"{path}: not a checkpoint of quake_lib.train (expected a dict with 'state_dict')")
+    ckpt = read_checkpoint(path)
+    meta = ckpt.get("meta", {})
     if meta.get("model_config") is None or "head" not in meta or meta.get("model") not in models.MODELS:
         raise ValueError(f"{path}: the checkpoint does not say how to rebuild its model (meta: model "
                          f"{meta.get('model')!r}, registered: {', '.join(models.MODELS)}); it was written "
@@ -204,7 +232,11 @@ def load_module(path: Path, **config_overrides) -> tuple[QuakeModule, dict]:
     except FileNotFoundError as e:
         raise ValueError(f"{path}: rebuilding model {meta['model']!r} needs a file that is absent ({e}); "
                          "its body should define rebuild_config() so that a checkpoint never needs one") from e
-    module.load_state_dict(ckpt["state_dict"])
+    try:
+        module.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:  # missing, unexpected or misshapen tensors
+        raise ValueError(f"{path}: its weights do not fit the model its meta describes "
+                         f"({str(e).splitlines()[0][:120]}); train the approach again") from None
     return module.eval(), meta
 
 
