@@ -11,6 +11,7 @@ from tiny_data import LENGTH
 
 from quake_lib import evaluation as ev
 from quake_lib import models
+from quake_lib.approaches import spec_resnet
 from quake_lib.models import SpecResNet, SpecResNetConfig, Spectrogram, SpectrogramConfig
 from quake_lib.models.resnet import adapt_state_dict, default_weights_path
 from quake_lib.train import cross_validate
@@ -217,3 +218,11 @@ def test_cross_validate_smoke(rec, windows):
     assert len(oof) == len(windows) and sorted(oof["fold"].unique()) == [0, 1]
     assert np.isfinite(oof["prediction"]).all()
     assert all(p.exists() for p in res.checkpoints)
+
+
+def test_missing_imagenet_weights_are_reported_without_the_machines_paths(monkeypatch, tmp_path, recwarn):
+    """Chapter 4 checks the weights quietly and says NOT RUN itself, naming only the file (a committed
+    output must not carry the checkout's or the home cache's absolute path)."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # an empty cache
+    assert spec_resnet.pretrained_available({"pretrained": True}) is False
+    assert not [w for w in recwarn if "not found" in str(w.message)]

@@ -22,6 +22,7 @@ the question is which of the two the precursor needs:
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 
 import pandas as pd
@@ -73,12 +74,13 @@ def arm_table(length: int = evaluation.WINDOW, arms: dict | None = None) -> pd.D
 
 
 def pretrained_available(overrides: dict) -> bool:
-    """Are the ImageNet weights this arm asks for on this machine? (Builds the net once: when they are
-    missing, its warning names the path looked at.)"""
+    """Are the ImageNet weights this arm asks for on this machine? (Builds the net once, quietly.)"""
     cfg = arm_config(overrides)
     if not cfg.pretrained:
         return True
-    return SpecResNet(1, cfg).loaded_from is not None
+    with warnings.catch_warnings():  # run_study says what is missing, without this machine's paths
+        warnings.simplefilter("ignore", UserWarning)
+        return SpecResNet(1, cfg).loaded_from is not None
 
 
 def cross_validate(rec, folds, profile: profiles.Profile, seed: int, approach: str = MAIN,
