@@ -10,20 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import dead_pid, snapshot
-from tiny_data import LENGTH, TINY_NET, loud_recording
+from tiny_data import LENGTH, ONE_EPOCH, TINY, loud_recording, train_for_submission
 
 from quake_lib import evaluation as ev
-from quake_lib import models, paths
-from quake_lib.approaches import constant, lightgbm
+from quake_lib import paths
 from quake_lib.cli import main
 from quake_lib.data import kaggle
 from quake_lib.report import execute as report
 from quake_lib.train import cross_validate
 from quake_lib.train import fit as fit_module
 from quake_lib.train.fit import TrainConfig
-
-TINY = models.factory("wave_cnn", **TINY_NET.__dict__)
-FAST = dict(epochs=1, windows_per_epoch=16, batch_size=8, eval_batch_size=64, threads=1, lr=1e-2)
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +31,7 @@ def trained(tmp_path_factory):
         rec = loud_recording(paths.dataset_dir("tiny"))
         windows = ev.eval_windows(rec, stride=LENGTH, length=LENGTH)
         folds = ev.make_folds(rec, n_folds=2, windows=windows)
-        cross_validate(rec, TINY, "binned", folds, seed=0, eval_windows=windows, approach="net", verbose=False,
-                       **FAST)
-        cfg = lightgbm.LgbmConfig(n_estimators=20, learning_rate=0.1, min_child_samples=5, train_stride=LENGTH,
-                                  n_jobs=1)
-        lightgbm.cross_validate(rec, folds, cfg, seed=0, windows=windows)
-        constant.cross_validate(rec, folds, windows=windows)
+        train_for_submission(rec, windows, folds, {"net": "binned"})
         yield {"root": root, "rec": rec, "windows": windows, "folds": folds}
 
 
@@ -196,7 +187,7 @@ def test_row10_row11_library_refuses_epochs_below_one_before_training(data, epoc
     before = snapshot(data["root"] / "data")
     with pytest.raises(ValueError, match=f"epochs must be an integer >= 1 \\(got {epochs}\\)"):
         cross_validate(data["rec"], TINY, "binned", data["folds"], eval_windows=data["windows"], approach="net",
-                       verbose=False, **{**FAST, "epochs": epochs})
+                       verbose=False, **{**ONE_EPOCH, "epochs": epochs})
     with pytest.raises(ValueError, match="windows_per_epoch must be an integer >= 1"):
         TrainConfig(windows_per_epoch=0)
     assert snapshot(data["root"] / "data") == before
@@ -220,7 +211,7 @@ def test_row11_an_interrupted_run_keeps_the_previous_complete_results(data, monk
     monkeypatch.setattr(fit_module, "_fit_fold", dies_in_fold_1)
     with pytest.raises(KeyboardInterrupt):
         cross_validate(data["rec"], TINY, "binned", data["folds"], seed=1, eval_windows=data["windows"],
-                       approach="net", verbose=False, **FAST)
+                       approach="net", verbose=False, **ONE_EPOCH)
     assert len(calls) == 2 and results_without_logs(data["root"]) == before  # fold 0 of the new run not swapped in
     ckpts = ev.checkpoint_dir("tiny", "net").parent
     assert not [p.name for p in ckpts.iterdir() if p.name.startswith(".")]  # no staging folder left
@@ -236,7 +227,7 @@ def test_row11_a_killed_runs_staging_folder_is_cleaned_and_a_complete_run_replac
     try:
         old_oof = ev.load_oof("tiny", "net")
         res = cross_validate(data["rec"], TINY, "binned", data["folds"], seed=2, eval_windows=data["windows"],
-                             approach="net", verbose=False, **FAST)
+                             approach="net", verbose=False, **ONE_EPOCH)
         assert not stale.exists() and running.exists()
         assert [p.parent for p in res.checkpoints] == [ev.checkpoint_dir("tiny", "net")] * 2
         assert all(p.exists() for p in res.checkpoints)

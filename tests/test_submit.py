@@ -4,18 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from tiny_data import LENGTH, TINY_NET, loud_recording
+from tiny_data import LENGTH, loud_recording, train_for_submission
 
 from quake_lib import evaluation as ev
-from quake_lib import models, paths, submit
-from quake_lib.approaches import constant, lightgbm
+from quake_lib import paths, submit
 from quake_lib.cli import main
 from quake_lib.data import kaggle
-from quake_lib.train import cross_validate, predict_array
+from quake_lib.train import predict_array
 from quake_lib.train.predict import load_module
 
-TINY = models.factory("wave_cnn", **TINY_NET.__dict__)
-FAST = dict(epochs=1, windows_per_epoch=16, batch_size=8, eval_batch_size=64, threads=1, lr=1e-2)
 N_SEG = 6
 
 
@@ -29,13 +26,7 @@ def trained(tmp_path_factory):
         rec = loud_recording(paths.dataset_dir("tiny"))
         windows = ev.eval_windows(rec, stride=LENGTH, length=LENGTH)
         folds = ev.make_folds(rec, n_folds=2, windows=windows)
-        for head in ("binned", "regression"):
-            cross_validate(rec, TINY, head, folds, seed=0, eval_windows=windows, approach=f"tiny_{head}",
-                           verbose=False, **FAST)
-        cfg = lightgbm.LgbmConfig(n_estimators=20, learning_rate=0.1, min_child_samples=5,
-                                   train_stride=LENGTH, n_jobs=1)
-        lightgbm.cross_validate(rec, folds, cfg, seed=0, windows=windows)
-        constant.cross_validate(rec, folds, windows=windows)
+        train_for_submission(rec, windows, folds, {f"tiny_{head}": head for head in ("binned", "regression")})
         kdir = root / "kaggle"
         pick = windows.subset(np.linspace(0, len(windows) - 1, N_SEG).astype(int))
         x = rec.read(pick)

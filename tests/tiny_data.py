@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from quake_lib import models
+from quake_lib.approaches import constant, lightgbm
 from quake_lib.data import store
 from quake_lib.data.recording import Recording
 from quake_lib.models import WaveNetConfig
+from quake_lib.train import cross_validate
 
 LENGTH = 4096  # window length of the tiny tests (long enough for every Kaggle feature group)
 
@@ -26,3 +29,20 @@ def loud_recording(directory, n_cycles: int = 7, cycle_len: int = 24_576, seed: 
     signal = np.round(4.5 + sd * rng.standard_normal(len(ttf))).astype(np.int16)
     store.write_recording(directory, signal, ttf, {"source": {"kind": "test"}})
     return Recording(directory)
+
+
+# The tiny WaveNet and a one-epoch budget: enough to save fold models that a submission can load.
+TINY = models.factory("wave_cnn", **TINY_NET.__dict__)
+ONE_EPOCH = dict(epochs=1, windows_per_epoch=16, batch_size=8, eval_batch_size=64, threads=1, lr=1e-2)
+
+
+def train_for_submission(rec, windows, folds, nets: dict) -> None:
+    """Save every kind of fold model a submission reads: the tiny WaveNet per ``nets`` (approach name ->
+    head), LightGBM's boosters and the constant, on ``folds``."""
+    for approach, head in nets.items():
+        cross_validate(rec, TINY, head, folds, seed=0, eval_windows=windows, approach=approach, verbose=False,
+                       **ONE_EPOCH)
+    cfg = lightgbm.LgbmConfig(n_estimators=20, learning_rate=0.1, min_child_samples=5, train_stride=LENGTH,
+                              n_jobs=1)
+    lightgbm.cross_validate(rec, folds, cfg, seed=0, windows=windows)
+    constant.cross_validate(rec, folds, windows=windows)
