@@ -87,22 +87,32 @@ def clean_stale(path, tags=STALE_TAGS) -> list[Path]:
     is put back at ``path`` rather than removed.
     """
     path = Path(path)
-    pattern = re.compile(rf"^\.{re.escape(path.name)}\.({'|'.join(map(re.escape, tags))})-(\d+)$")
     removed = []
+    for tag, p in stale_siblings(path, tags):
+        if tag == "old" and not path.exists():
+            os.rename(p, path)
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def stale_siblings(path, tags=STALE_TAGS) -> list[tuple[str, Path]]:
+    """``(tag, sibling)`` for each hidden sibling ``.NAME.TAG-PID`` of ``path`` whose process PID is
+    gone (exact names only; never this process's own)."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.({'|'.join(map(re.escape, tags))})-(\d+)$")
     if not path.parent.is_dir():
-        return removed
+        return []
+    found = []
     for p in sorted(path.parent.iterdir()):
         m = pattern.match(p.name)
         if m and int(m.group(2)) != os.getpid() and not pid_alive(int(m.group(2))):
-            if m.group(1) == "old" and not path.exists():
-                os.rename(p, path)
-                continue
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
-            removed.append(p)
-    return removed
+            found.append((m.group(1), p))
+    return found
 
 
 def replace_dir(new, target) -> None:

@@ -151,10 +151,8 @@ def clean_stale(target: Path) -> list[Path]:
     into ``target`` first, as replaced results."""
     target = Path(target)
     if target.exists():
-        for old in target.parent.glob(f".{target.name}.old-*"):
-            pid = old.name.rsplit("-", 1)[-1]
-            if old.name == f".{target.name}.old-{pid}" and pid.isdigit() and not atomic.pid_alive(int(pid)):
-                _carry_results(old, target, keep=False)
+        for _, old in atomic.stale_siblings(target, ("old",)):
+            _carry_results(old, target, keep=False)
     return atomic.clean_stale(target)
 
 
