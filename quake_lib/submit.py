@@ -41,7 +41,7 @@ from .approaches.lightgbm import load_booster
 from .atomic import write_csv
 from .data import kaggle
 from .features.competition import kaggle_array_features
-from .train.predict import load_module, predict_array, read_checkpoint
+from .train.predict import load_module, predict_array
 
 LABELS_FILE = "test_labels.csv"
 SAMPLE_FILE = "sample_submission.csv"
@@ -119,13 +119,10 @@ def saved_meta(dataset: str, approach: str) -> dict:
     return meta
 
 
-def window_length(dataset: str, approach: str, kind: str) -> int:
-    """The segment length the approach was evaluated on (Kaggle's 150,000 unless saved otherwise);
-    the constant's too, so that a short or long test file is an error naming it."""
-    if kind == "net":
-        meta = read_checkpoint(fold_files(dataset, approach, ".pt")[0])["meta"]
-    else:
-        meta = saved_meta(dataset, approach)
+def window_length(meta: dict, dataset: str, approach: str) -> int:
+    """The segment length the approach was evaluated on, from its saved ``meta`` (a fold checkpoint's,
+    or a baseline's :func:`saved_meta`; Kaggle's 150,000 unless saved otherwise); the constant's too,
+    so that a short or long test file is an error naming it."""
     length = meta.get("window_length", evaluation.WINDOW)
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
         raise ValueError(f"approach {approach!r} of dataset {dataset!r}: saved window_length {length!r} is "
@@ -133,12 +130,12 @@ def window_length(dataset: str, approach: str, kind: str) -> int:
     return length
 
 
-def net_predictions(files: list[Path], x: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """(n_segments, n_folds) default readouts of the fold checkpoints ``files``."""
+def net_predictions(modules: list, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """(n_segments, n_folds) default readouts of the fold modules (:func:`load_module` of each
+    checkpoint)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cols = []
-    for path in files:
-        module, _ = load_module(path)
+    for module in modules:
         module.to(device)
         cols.append(predict_array(module, x, batch_size)[module.head.default_readout])
     return np.stack(cols, axis=1).astype(np.float64)
@@ -222,10 +219,9 @@ def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submissio
     sample = kaggle.read_sample_submission(sample_path)
     ids = _check_ids(test_dir, sample, sample_path, allow_missing)
     labels_path = find_labels(test_dir, labels)
-    length = window_length(dataset, approach, kind)
-    if kind == "net":  # every fold model loads (or the error names its file) before the segments are read
-        for path in fold_files(dataset, approach, ".pt"):
-            read_checkpoint(path)
+    # every fold model loads (or the error names its file) before the segments are read, and only once
+    nets = [load_module(path) for path in fold_files(dataset, approach, ".pt")] if kind == "net" else []
+    length = window_length(nets[0][1] if nets else saved_meta(dataset, approach), dataset, approach)
     # read in the sample's order; a segment of another length is an error naming its file
     x = np.stack([kaggle.read_segment(test_dir / f"{sid}.csv", length) for sid in ids])
     if kind == "constant":
@@ -233,7 +229,7 @@ def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submissio
         values = np.full(len(ids), constant_prediction(dataset))
     else:
         if kind == "net":
-            cols = net_predictions(fold_files(dataset, approach, ".pt"), x, batch_size)
+            cols = net_predictions([module for module, _ in nets], x, batch_size)
         else:
             cols = lightgbm_predictions(fold_files(dataset, approach, ".txt"), x,
                                         hashes=saved_meta(dataset, approach).get("file_hashes"))
