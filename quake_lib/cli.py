@@ -1,17 +1,85 @@
-"""Command line: ``python -m quake_lib COMMAND ...`` (``--help`` on each command lists its options)."""
+"""Command line: ``python -m quake_lib COMMAND ...`` (``--help`` on each command lists its options).
+
+The library is imported inside each command, not here, so that ``--help`` and ``--version`` answer at
+once instead of after torch's import."""
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import sys
+from importlib import metadata
 from pathlib import Path
 
-from . import profiles
+from . import __version__, profiles, progress
 from .approaches import registry
+
+DESCRIPTION = """\
+Predicting laboratory earthquakes from acoustic emission: the commands behind the report.
+Progress goes to stderr (--no-progress turns it off); errors are one line on stderr, exit code 2."""
+
+EXAMPLES = {
+    None: """\
+examples:
+  python -m quake_lib report                          # every chapter, default profile, seed 0
+  python -m quake_lib report --only 03 --profile quick
+  python -m quake_lib ingest train.csv                 # the Kaggle file -> data/lanl/
+  python -m quake_lib train --approach wave_cnn --head regression binned
+  python -m quake_lib submit --approach lightgbm --test-dir test/
+""",
+    "ingest": """\
+examples:
+  python -m quake_lib ingest train.csv                 # -> data/lanl/ (a rerun on the same file does nothing)
+  python -m quake_lib ingest train.csv.zip --name lanl_v2 --force""",
+    "prepare": """\
+examples:
+  python -m quake_lib prepare                          # the default synthetic dataset
+  python -m quake_lib prepare quick --kaggle-dir /tmp/kaggle_quick""",
+    "report": """\
+examples:
+  python -m quake_lib report                           # = make report
+  python -m quake_lib report --dataset lanl --only 01 02
+  python -m quake_lib report --only 03 --profile quick --output-dir /tmp/run -p label_sigma=0.5
+  python -m quake_lib report --html-only               # rebuild reports/ from the committed notebooks""",
+    "train": """\
+examples:
+  python -m quake_lib train --approach wave_cnn --head binned --label-sigma 0.5
+  python -m quake_lib train --approach lightgbm --dataset lanl
+  python -m quake_lib train --approach spec_resnet --profile quick --epochs 1""",
+    "submit": """\
+examples:
+  python -m quake_lib submit --approach lightgbm --test-dir ~/kaggle/test
+  python -m quake_lib submit --approach wave_cnn_binned_soft --dataset lanl --test-dir test/ --output sub.csv""",
+    "calibrate": """\
+examples:
+  python -m quake_lib calibrate                        # needs ../shared/lanl or QUAKE_SHARED_DIR""",
+}
+
+
+def version_text() -> str:
+    """This package's version and those of the packages that decide its numbers (read from the
+    installed metadata, without importing them)."""
+    def v(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+    deps = ", ".join(f"{name} {v(name)}" for name in ("torch", "numpy", "lightning", "lightgbm", "pandas"))
+    return f"quake_lib {__version__} (Python {platform.python_version()}; {deps})"
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit(0)
 
 
 def _ingest(args) -> None:
     from .data.ingest import ingest
-    ingest(args.path, name=args.name, force=args.force, progress=None if not args.no_progress else False)
+    ingest(args.path, name=args.name, force=args.force, progress=False if args.no_progress else None)
 
 
 def _prepare(args) -> None:
@@ -29,6 +97,12 @@ def _report(args) -> None:
     extra = execute.parse_assignments(args.param)
     out = Path(args.output_dir).resolve() if args.output_dir else None
     html = None if args.no_html else (Path(args.html_dir).resolve() if args.html_dir else paths.REPORTS_DIR)
+    if args.html_only:
+        from .report import site
+        if html is None:
+            raise ValueError("--html-only renders HTML; expected no --no-html beside it")
+        print(f"report site: {site.build(out or paths.NOTEBOOKS_DIR, html)}")
+        return
     execute.execute_all(args.dataset, args.profile, args.seed, only=args.only, output_dir=out, html_dir=html,
                extra=extra)
 
@@ -137,17 +211,19 @@ def _sigma(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m quake_lib", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="python -m quake_lib", description=DESCRIPTION, epilog=EXAMPLES[None],
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action=_Version, help="print the versions of quake_lib and what it runs on")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("ingest", help="Kaggle train.csv (plain, .zip or .gz) -> data/NAME/")
+    s = _command(sub, "ingest", help="Kaggle train.csv (plain, .zip or .gz) -> data/NAME/")
     s.add_argument("path", help="path to train.csv, train.csv.zip or train.csv.gz")
     s.add_argument("--name", default="lanl", help="dataset name under data/ (default: lanl)")
     s.add_argument("--force", action="store_true", help="ingest again even if the source is unchanged")
-    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _no_progress(s)
     s.set_defaults(func=_ingest)
 
-    s = sub.add_parser("prepare", help="make dataset NAME ready: generate a synthetic preset "
+    s = _command(sub, "prepare", help="make dataset NAME ready: generate a synthetic preset "
                        "(synthetic, quick) on first use, or check an ingested one")
     s.add_argument("name", nargs="?", default="synthetic", help="dataset name (default: synthetic)")
     s.add_argument("--force", action="store_true", help="generate a synthetic preset again even if present")
@@ -157,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(test/, sample_submission.csv, test_labels.csv), what a submission needs")
     s.set_defaults(func=_prepare)
 
-    s = sub.add_parser("report", help="execute the numbered notebooks in order with papermill")
+    s = _command(sub, "report", help="execute the numbered notebooks in order with papermill")
     s.add_argument("--dataset", default="synthetic", help="dataset name (default: synthetic)")
     s.add_argument("--profile", default="default", choices=list(profiles.PROFILES),
                    help="how much data and compute each chapter spends (default: default)")
@@ -168,9 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output-dir", help="write executed notebooks here instead of over notebooks/")
     s.add_argument("--html-dir", help="where to render HTML pages (default: reports/)")
     s.add_argument("--no-html", action="store_true", help="do not render HTML pages")
+    s.add_argument("--html-only", action="store_true", help="execute nothing: render the HTML pages of the "
+                   "notebooks as they are (e.g. the committed ones) and the site's index")
+    _no_progress(s)
     s.set_defaults(func=_report)
 
-    s = sub.add_parser("train", help="cross-validate an approach on the fixed leave-cycles-out folds; "
+    s = _command(sub, "train", help="cross-validate an approach on the fixed leave-cycles-out folds; "
                        "write its OOF predictions (and per-epoch metrics) to data/DATASET/results/")
     s.add_argument("--approach", default="wave_cnn", choices=list(registry.names()),
                    help="an approach of the registry (default: wave_cnn); networks train their body with "
@@ -187,9 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--label-sigma", type=_sigma,
                    help="binned head: soft targets, a Gaussian of this sd in seconds (default: 0, hard)")
     s.add_argument("--name", help="results name prefix (default: the approach; the head is appended)")
+    _no_progress(s)
     s.set_defaults(func=_train)
 
-    s = sub.add_parser("submit", help="Kaggle submission.csv from an approach's saved fold models "
+    s = _command(sub, "submit", help="Kaggle submission.csv from an approach's saved fold models "
                        "(their mean), in sample_submission.csv order; scored if test labels exist")
     s.add_argument("--approach", required=True, help="a trained result: an arm of the comparison ("
                    f"{', '.join(registry.arms())}) or any other name a training run saved")
@@ -201,9 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", default="submission.csv", help="where to write (default: submission.csv)")
     s.add_argument("--allow-missing", action="store_true", help="sample ids without a segment file are "
                    "left out (a PARTIAL file Kaggle rejects, for checking only) instead of an error")
+    _no_progress(s)
     s.set_defaults(func=_submit)
 
-    s = sub.add_parser("calibrate", help="the synthetic generator against the real LANL statistics at the "
+    s = _command(sub, "calibrate", help="the synthetic generator against the real LANL statistics at the "
                        "real density (needs ../shared/lanl); prints the checks, saves images/calibration.png")
     s.add_argument("--cycles", type=int, default=80, help="simulated cycles (default 80)")
     s.add_argument("--per-bin", type=int, default=60, help="windows per time_to_failure bin (default 60)")
@@ -213,8 +294,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _command(sub, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand, with its examples under its options."""
+    return sub.add_parser(name, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter,
+                          **kwargs)
+
+
+def _no_progress(parser) -> None:
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress on stderr (also: QUAKE_NO_PROGRESS=1 in the environment)")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "no_progress", False):
+        os.environ[progress.OFF_ENV] = "1"  # this process and every kernel it starts
     try:
         rc = args.func(args)
     except (FileNotFoundError, ValueError, IsADirectoryError) as e:

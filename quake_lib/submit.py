@@ -41,6 +41,7 @@ from .approaches.lightgbm import load_booster
 from .atomic import write_csv
 from .data import kaggle
 from .features.competition import kaggle_array_features
+from .progress import bar
 from .train.predict import load_module, predict_array
 
 LABELS_FILE = "test_labels.csv"
@@ -135,7 +136,7 @@ def net_predictions(modules: list, x: np.ndarray, batch_size: int = 32) -> np.nd
     checkpoint)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     cols = []
-    for module in modules:
+    for module in bar(modules, desc="predicting", unit="fold model"):
         module.to(device)
         cols.append(predict_array(module, x, batch_size)[module.head.default_readout])
     return np.stack(cols, axis=1).astype(np.float64)
@@ -148,7 +149,8 @@ def lightgbm_predictions(files: list[Path], x: np.ndarray, batch: int = 64,
     hashes = hashes or {}
     boosters = [load_booster(path, hashes.get(path.name)) for path in files]  # all checked before any work
     # batches: the feature code works in float64, 2,624 real segments at once would take ~3 GB
-    feats = pd.concat([kaggle_array_features(x[i:i + batch]) for i in range(0, len(x), batch)],
+    starts = range(0, len(x), batch)
+    feats = pd.concat([kaggle_array_features(x[i:i + batch]) for i in bar(starts, desc="features", unit="batch")],
                       ignore_index=True)
     cols = []
     for path, booster in zip(files, boosters):
@@ -223,7 +225,8 @@ def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submissio
     nets = [load_module(path) for path in fold_files(dataset, approach, ".pt")] if kind == "net" else []
     length = window_length(nets[0][1] if nets else saved_meta(dataset, approach), dataset, approach)
     # read in the sample's order; a segment of another length is an error naming its file
-    x = np.stack([kaggle.read_segment(test_dir / f"{sid}.csv", length) for sid in ids])
+    x = np.stack([kaggle.read_segment(test_dir / f"{sid}.csv", length)
+                  for sid in bar(ids, desc="reading segments", unit="segment")])
     if kind == "constant":
         per_model = pd.DataFrame(index=pd.Index(ids, name="seg_id"))
         values = np.full(len(ids), constant_prediction(dataset))

@@ -1,3 +1,4 @@
+import os
 import subprocess
 
 import numpy as np
@@ -5,8 +6,12 @@ import pytest
 from tiny_data import LENGTH, loud_recording
 
 from quake_lib import evaluation as ev
-from quake_lib import paths
+from quake_lib import paths, progress
 from quake_lib.train.fit import torch_threads
+
+# No progress bars in test output, nor in the kernels nbval starts (they inherit this environment):
+# the tests of progress itself set the mode they test.
+os.environ[progress.OFF_ENV] = "1"
 
 
 @pytest.fixture

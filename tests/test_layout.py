@@ -14,7 +14,7 @@ PACKAGE = paths.ROOT / "quake_lib"
 # Lower layers never import higher ones. The registry of approaches is plain data that every layer
 # may read; the command line and the submission sit on top of everything.
 LAYERS = [
-    {"constants", "paths", "atomic", "quiet", "profiles", "approaches.registry"},
+    {"constants", "paths", "atomic", "quiet", "progress", "threads", "profiles", "approaches.registry"},
     {"features"},
     {"data"},
     {"models"},

@@ -6,6 +6,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from quake_lib.report import execute as report
+from quake_lib.report import site
 
 
 @pytest.fixture
@@ -27,8 +28,8 @@ def outputs(path):
 
 def test_default_run_has_no_injected_cell_and_no_papermill_metadata(tiny_notebook, tmp_path):
     dst = tmp_path / "out" / tiny_notebook.name
-    report.execute(tiny_notebook, dst, {"dataset": "synthetic", "profile": "default", "seed": 0},
-                   html_dir=tmp_path / "html")
+    report.execute(tiny_notebook, dst, {"dataset": "synthetic", "profile": "default", "seed": 0})
+    site.build(dst.parent, tmp_path / "html")
     nb, text = outputs(dst)
     assert text == "synthetic default 0\n"
     raw = json.loads(dst.read_text())

@@ -65,7 +65,7 @@ class LgbmResult:
 
 def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None = None, seed: int = 0,
                    windows: Windows | None = None, approach: str = "lightgbm", save: bool = True,
-                   progress: bool = False) -> LgbmResult:
+                   progress: bool = True) -> LgbmResult:
     """Fit LightGBM on the Kaggle feature set of each fold's training cycles, predict the held-out."""
     config = LgbmConfig() if config is None else config
     windows = evaluation.eval_windows(rec) if windows is None else windows

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from .. import paths
 from ..atomic import write_text
+from ..progress import mode as progress_mode
 from . import csv_parse, source, store
 
 DEFAULT_NAME = "lanl"
@@ -116,7 +117,7 @@ def _parse_into(path: Path, dest: Path, old: dict | None, progress, chunk_bytes:
     identity = source_identity(path)
     t0 = time.perf_counter()
     bar = tqdm(total=source.size_hint(path), unit="B", unit_scale=True, desc=f"ingest {path.name}",
-               disable=progress is False or (progress is None and not sys.stderr.isatty()),
+               disable=progress is False or (progress is None and progress_mode() != "bar"),
                file=sys.stderr, mininterval=0.5)
     hasher = source.new_hasher()
     with RecordingWriterWithBar(dest, bar) as w:

@@ -104,7 +104,7 @@ KAGGLE_GROUPS = {**window_stats.resolve_groups(window_stats.DEFAULT_GROUPS), "ro
                  "spectral": spectral_features, "mfcc": mfcc_features}
 
 
-def kaggle_features(recording, windows, batch: int = 32, progress: bool = False) -> pd.DataFrame:
+def kaggle_features(recording, windows, batch: int = 32, progress: bool = True) -> pd.DataFrame:
     """The full Kaggle-style feature table of ``windows`` (one row per window, in order), without
     the location columns of :data:`DROP_COLUMNS`."""
     df = window_stats.window_features(recording, windows, batch=batch, groups=KAGGLE_GROUPS, progress=progress)

@@ -20,6 +20,8 @@ import numba
 import numpy as np
 import pandas as pd
 
+from ..progress import bar
+
 QUANTILES = {"q01": 0.01, "q05": 0.05, "q25": 0.25, "q50": 0.50, "q75": 0.75, "q95": 0.95, "q99": 0.99}
 # |x - median| thresholds (counts) for exceedance and peak counts: background noise rarely passes
 # 20; 50 and 100 catch medium and large acoustic events.
@@ -145,20 +147,19 @@ def resolve_groups(groups) -> Mapping[str, Callable]:
 
 
 def window_features(recording, windows, batch: int = 32, groups=DEFAULT_GROUPS,
-                    progress: bool = False) -> pd.DataFrame:
+                    progress: bool = True) -> pd.DataFrame:
     """Features of every window of ``windows`` (a :class:`quake_lib.data.recording.Windows`), one row
-    each in the windows' order, computed ``batch`` windows at a time."""
+    each in the windows' order, computed ``batch`` windows at a time (``progress``: counted where
+    :mod:`quake_lib.progress` shows it)."""
     if batch < 1:
         raise ValueError(f"batch must be positive (got {batch})")
     frames = []
     n = len(windows)
-    for i in range(0, n, batch):
-        x = recording.read(windows.subset(slice(i, i + batch)))
-        frames.append(array_features(x, groups))
-        if progress:
-            print(f"\r  features: {min(i + batch, n):,}/{n:,} windows", end="", flush=True)
-    if progress:
-        print()
+    with bar(total=n, desc="features", unit="window", disable=not progress) as pbar:
+        for i in range(0, n, batch):
+            x = recording.read(windows.subset(slice(i, i + batch)))
+            frames.append(array_features(x, groups))
+            pbar.update(min(batch, n - i))
     if not frames:
         return array_features(np.zeros((1, windows.length), np.int16), groups).iloc[:0]
     return pd.concat(frames, ignore_index=True)

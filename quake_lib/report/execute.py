@@ -3,30 +3,35 @@
 Why not plain ``papermill nb.ipynb``: papermill only *warns* about a parameter the notebook does not
 declare, so a typo (``datset=lanl``) silently runs the default dataset. Here every parameter is checked
 against the notebook's tagged ``parameters`` cell first. Executed notebooks are written back without
-papermill's per-cell timing metadata (so a re-run changes only what really changed), and rendered to
-HTML for offline reading.
+papermill's per-cell timing metadata (so a re-run changes only what really changed), and rendered as
+the report's offline site (:mod:`quake_lib.report.site`). While a chapter runs, the terminal shows its
+cells done / total, the elapsed time and the kernel's training status (:mod:`quake_lib.progress`).
 """
 from __future__ import annotations
 
 import ast
-import re
+import contextlib
+import os
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 import papermill as pm
-from nbconvert import HTMLExporter
+import zmq
+from papermill.engines import NBClientEngine, papermill_engines
+from traitlets.config import Config
 
-from .. import paths, profiles
-from ..atomic import atomic_path, write_text
+from .. import paths, profiles, progress
+from ..atomic import atomic_path
 from ..data import datasets
-
-NOTEBOOK_RE = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+from . import site
 
 
 def numbered_notebooks(directory: Path = paths.NOTEBOOKS_DIR) -> list[Path]:
     """The report's chapters, in order (``NN_name.ipynb``)."""
-    return sorted(p for p in Path(directory).glob("*.ipynb") if NOTEBOOK_RE.match(p.name))
+    return site.numbered_notebooks(directory)
 
 
 def declared_parameters(path: Path) -> dict:
@@ -61,14 +66,68 @@ def strip_run_metadata(nb) -> None:
         cell.metadata.pop("execution", None)
 
 
-def render_html(nb_path: Path, html_dir: Path) -> Path:
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(nb_path, as_version=4))
-    return write_text(html_dir / (nb_path.stem + ".html"), body)
+class FollowingEngine(NBClientEngine):
+    """papermill's own engine, plus the kernel's status lines (which fold and epoch a training chapter
+    is in, see :mod:`quake_lib.progress`) shown beside papermill's cell counter on the terminal."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        status_file = os.environ.get(progress.FILE_ENV)
+        if nb_man.pbar is None or not status_file:
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        with progress.Follower(status_file, nb_man.pbar):
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
 
-def execute(src: Path, dst: Path, parameters: dict, html_dir: Path | None = None,
-            kernel: str = "python3") -> float:
-    """Run one notebook with papermill; write it to ``dst`` (atomically) and optionally as HTML."""
+ENGINE = "quake"
+
+
+@contextlib.contextmanager
+def _environ(**values):
+    """Set environment variables for the block (a kernel started inside inherits them), then restore."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _kernel_progress(show: bool, label: str):
+    """papermill's ``progress_bar`` argument, with the kernel's environment set so that its progress
+    goes to a status file the engine follows (``show``) or nowhere, never into the notebook."""
+    if not show:
+        with _environ(**{progress.OFF_ENV: "1"}):
+            yield False
+        return
+    with tempfile.TemporaryDirectory(prefix="quake-progress-") as tmp:
+        status_file = Path(tmp) / "status"
+        status_file.touch()
+        with _environ(**{progress.FILE_ENV: str(status_file), progress.OFF_ENV: ""}):
+            yield {"desc": label, "file": sys.stderr, "dynamic_ncols": True}
+
+
+def kernel_config() -> Config:
+    """The kernel manager's configuration: CurveZMQ transport encryption where pyzmq has it (the
+    kernelspec declares support), which is also what keeps ipykernel from printing its "running over
+    TCP without encryption" warning for every chapter."""
+    c = Config()
+    if zmq.has("curve"):
+        c.KernelManager.transport_encryption = "auto"
+    return c
+
+
+def execute(src: Path, dst: Path, parameters: dict, kernel: str = "python3",
+            show_progress: bool | None = None) -> float:
+    """Run one notebook with papermill; write it to ``dst`` (atomically).
+
+    ``show_progress`` (default: unless ``QUAKE_NO_PROGRESS`` is set): cells done / total, elapsed
+    time and the kernel's training status on stderr."""
     check_parameters(src, parameters)
     declared = declared_parameters(src)
     # pass only what differs from the notebook's defaults: a default run leaves no injected cell
@@ -76,13 +135,15 @@ def execute(src: Path, dst: Path, parameters: dict, html_dir: Path | None = None
     t0 = time.perf_counter()
     nb = nbformat.read(src, as_version=4)
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-    nb = pm.execute_notebook(nb, None, parameters=changed, kernel_name=kernel,
-                             cwd=str(src.parent), progress_bar=False, log_output=False)
+    papermill_engines.register(ENGINE, FollowingEngine)
+    show = progress.mode() == "bar" if show_progress is None else show_progress
+    with _kernel_progress(show, src.stem) as progress_bar:
+        nb = pm.execute_notebook(nb, None, parameters=changed, kernel_name=kernel, engine_name=ENGINE,
+                                 cwd=str(src.parent), progress_bar=progress_bar, log_output=False,
+                                 config=kernel_config())
     strip_run_metadata(nb)
     with atomic_path(dst, suffix=".ipynb") as tmp:
         nbformat.write(nb, tmp)
-    if html_dir is not None:
-        render_html(dst, html_dir)
     return time.perf_counter() - t0
 
 
@@ -114,11 +175,18 @@ def execute_all(dataset: str = "synthetic", profile: str = "default", seed: int 
     for nb in notebooks:
         dst = (output_dir or nb.parent) / nb.name
         log(f"running {nb.name} (dataset={dataset}, profile={profile}, seed={seed}) ...", flush=True)
-        times[nb.name] = execute(nb, dst, params, html_dir)
-        shown = dst.relative_to(paths.ROOT) if dst.is_relative_to(paths.ROOT) else dst
-        log(f"  done in {times[nb.name]:.0f} s -> {shown}", flush=True)
+        times[nb.name] = execute(nb, dst, params)
+        log(f"  done in {times[nb.name]:.0f} s -> {_shown(dst)}", flush=True)
     log(f"all {len(times)} notebooks in {sum(times.values()):.0f} s")
+    if html_dir is not None:
+        index = site.build(output_dir or paths.NOTEBOOKS_DIR, html_dir, chapters=[nb.name for nb in notebooks])
+        log(f"report site: {_shown(index)}")
     return times
+
+
+def _shown(path: Path) -> Path:
+    path = Path(path)
+    return path.relative_to(paths.ROOT) if path.is_relative_to(paths.ROOT) else path
 
 
 def parse_assignments(items) -> dict:

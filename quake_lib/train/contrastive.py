@@ -183,7 +183,7 @@ def pretrain(segments: np.ndarray, config: CPCConfig = CPCConfig(), cfg: Pretrai
     try:
         with torch_threads(tcfg.threads):
             trainer = make_trainer(tcfg, Path(tmp.name) if tmp else Path(log_dir), name=name,
-                                   version=f"seed_{seed}")
+                                   version=f"seed_{seed}", label=f"{name} pre-training")
             trainer.fit(module, datamodule=CropData(draw, val_x, cfg, seed))
             metrics = read_metrics(trainer.logger.log_dir)
     finally:

@@ -30,7 +30,7 @@ from ..quiet import quiet
 from .augment import Augment
 from .data import DataConfig, QuakeDataModule
 from .heads import make_head
-from .metrics import EpochTimer, read_metrics
+from .metrics import EpochTimer, TrainProgress, read_metrics
 from .module import QuakeModule
 from .predict import predict_windows, rebuild_meta, recalibrate_batchnorm, save_checkpoint
 
@@ -114,7 +114,8 @@ def trainer_kwargs(cfg: TrainConfig) -> dict:
 
 
 def make_trainer(cfg: TrainConfig, log_dir: Path | None, name: str = "run", version: str = "0",
-                 max_epochs: int | None = None) -> L.Trainer:
+                 max_epochs: int | None = None, label: str | None = None) -> L.Trainer:
+    """A Lightning trainer for ``cfg``; ``label`` names the run in the progress shown to a person."""
     logger = False
     if log_dir is not None:
         from lightning.pytorch.loggers import CSVLogger
@@ -122,8 +123,8 @@ def make_trainer(cfg: TrainConfig, log_dir: Path | None, name: str = "run", vers
         logger = CSVLogger(save_dir=str(log_dir), name=name, version=version)
     return L.Trainer(
         max_epochs=cfg.epochs if max_epochs is None else max_epochs, logger=logger,
-        callbacks=[EpochTimer(cfg.windows_per_epoch)], enable_checkpointing=False,
-        enable_progress_bar=sys.stdout.isatty(), enable_model_summary=False,
+        callbacks=[EpochTimer(cfg.windows_per_epoch), TrainProgress(label or f"{name} {version}")],
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0, reload_dataloaders_every_n_epochs=1, log_every_n_steps=1,
         check_val_every_n_epoch=max(cfg.validate_every, 1),
         limit_val_batches=1.0 if cfg.validate_every > 0 else 0, gradient_clip_val=cfg.gradient_clip,
@@ -149,19 +150,21 @@ class FoldRun:
 
 
 def fit_fold(rec: Recording, fold: Fold, model_factory, head, cfg: TrainConfig, seed: int,
-             approach: str, eval_windows: Windows, log_dir: Path | None, ckpt_dir: Path | None) -> FoldRun:
+             approach: str, eval_windows: Windows, log_dir: Path | None, ckpt_dir: Path | None,
+             label: str | None = None) -> FoldRun:
     """Train on ``fold``'s training cycles, predict its held-out windows; the per-epoch CSV log goes
-    under ``log_dir`` (None: a temporary folder), the fold's checkpoint into ``ckpt_dir`` (None: none)."""
+    under ``log_dir`` (None: a temporary folder), the fold's checkpoint into ``ckpt_dir`` (None: none).
+    ``label`` names the fold in the progress shown to a person (default: approach and fold)."""
     t0 = time.perf_counter()
     fold_seed = int(np.random.SeedSequence([seed, fold.index]).generate_state(1)[0])
     L.seed_everything(fold_seed, workers=True, verbose=False)
     with torch_threads(cfg.threads):
         return _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows,
-                         log_dir, ckpt_dir, t0)
+                         log_dir, ckpt_dir, t0, label or f"{approach} fold {fold.index}")
 
 
 def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows, log_dir, ckpt_dir,
-              t0):
+              t0, label):
     _, test = fold.split(eval_windows)
     dm = QuakeDataModule(rec, fold.train_cycles, test, cfg.data_config(eval_windows.length), seed=fold_seed)
     head_ = _fresh_head(head)
@@ -171,7 +174,7 @@ def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, ev
     # without an output folder the CSV log still exists, in a temporary folder, for the metrics table
     tmp = tempfile.TemporaryDirectory(prefix="quake-logs-") if log_dir is None else None
     log_dir = Path(tmp.name) if tmp is not None else log_dir
-    trainer = make_trainer(cfg, log_dir, name=approach, version=f"fold_{fold.index}")
+    trainer = make_trainer(cfg, log_dir, name=approach, version=f"fold_{fold.index}", label=label)
     trainer.fit(module, datamodule=dm)
     if cfg.bn_windows > 0:
         recalibrate_batchnorm(module, rec, dm.bn_windows(cfg.bn_windows), cfg.batch_size)
@@ -237,9 +240,10 @@ def cross_validate(recording: Recording, model_factory, head="binned", folds: li
     stage = evaluation.StagedRun(recording.name, approach) if save and _is_rank_zero() else None
     with stage if stage is not None else contextlib.nullcontext():
         runs = []
-        for fold in folds:
+        for i, fold in enumerate(folds):
             run = fit_fold(recording, fold, model_factory, head, cfg, seed, approach, eval_windows, log_dir,
-                           stage.checkpoints if stage is not None else None)
+                           stage.checkpoints if stage is not None else None,
+                           label=f"{approach} fold {i + 1}/{len(folds)}")
             runs.append(run)
             if verbose:
                 mae = (run.oof["prediction"] - run.oof["target"]).abs().mean()

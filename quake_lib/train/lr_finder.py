@@ -6,13 +6,12 @@ carries no information about the held-out cycles.
 from __future__ import annotations
 
 import functools
-import sys
 from dataclasses import dataclass, replace
 
 import lightning as L
 import pandas as pd
 
-from .. import evaluation, profiles
+from .. import evaluation, profiles, progress
 from ..data.recording import Recording, Windows
 from ..evaluation.folds import Fold
 from ..quiet import quiet
@@ -55,9 +54,10 @@ def lr_find(recording: Recording, model_factory, head="binned", fold: Fold | Non
     module = QuakeModule(model_factory(head_.n_outputs), head_, scale=dm.scale, lr=cfg.lr,
                          weight_decay=cfg.weight_decay, augment=cfg.augment)
     trainer = make_trainer(cfg, None, max_epochs=1)
-    # Lightning's range test always draws its own tqdm bar; off when not at a terminal (papermill)
+    # Lightning's range test always draws its own tqdm bar; off unless progress bars are wanted here
+    # (never under `report`, whose kernels would write it into the notebook)
     original = lr_finder.tqdm
-    if not sys.stdout.isatty():
+    if progress.mode() != "bar":
         lr_finder.tqdm = functools.partial(original, disable=True)
     try:
         with torch_threads(cfg.threads):

@@ -1,4 +1,5 @@
-"""Per-epoch metrics: wall time and throughput of each epoch, and the CSV logger's file as a table."""
+"""Per-epoch metrics: wall time and throughput of each epoch, and the CSV logger's file as a table; the
+training progress a person sees (never logged)."""
 from __future__ import annotations
 
 import time
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import lightning as L
 import pandas as pd
+
+from .. import progress
 
 
 class EpochTimer(L.Callback):
@@ -29,6 +32,34 @@ class EpochTimer(L.Callback):
         pl_module.log("train_seconds", train_s, on_epoch=True)
         pl_module.log("train_windows_per_s", self.windows_per_epoch / max(train_s, 1e-9), on_epoch=True)
         pl_module.log("epoch_seconds", now - self._t0, on_epoch=True)
+
+
+class TrainProgress(L.Callback):
+    """Which epoch of which fold, where :mod:`quake_lib.progress` says: a bar over the batches of the
+    whole run (stderr at a terminal, a widget in JupyterLab) or one status line per epoch (``report``).
+    Replaces Lightning's own bar, which writes to stdout and only at a terminal."""
+
+    def __init__(self, label: str):
+        self.label, self._bar = label, None
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        epochs = trainer.max_epochs
+        where = f"epoch {trainer.current_epoch + 1}/{epochs}"
+        progress.status(f"{self.label} {where}")
+        if self._bar is None and progress.mode() == "bar":
+            self._bar = progress.bar(total=epochs * trainer.num_training_batches, desc=self.label, unit="batch",
+                                     leave=False)
+        if self._bar is not None:
+            self._bar.set_postfix_str(where)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def on_train_end(self, trainer, pl_module):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 def read_metrics(log_dir) -> pd.DataFrame:
