@@ -10,6 +10,7 @@ that spins on a core (a stand-in for a browser, a compile, another notebook):
   default      what torch does unless told: one thread per core, OpenMP's default wait policy
   passive      OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning
   one_thread   torch.set_num_threads(1)
+  spin_1k/3k/10k/100k  GOMP_SPINCOUNT: idle threads spin that many rounds, then sleep (libgomp)
   chosen       the library's default (quake_lib.threads.POLICY), whatever it is
 
 Each (policy, condition) runs in a fresh subprocess (the wait policy is read once, when OpenMP
@@ -17,8 +18,8 @@ starts); the conditions are interleaved round by round so that drift of the mach
 Printed: windows/s per round, the median, the ratio busy / alone of each policy, the ratio of each
 policy alone to ``default`` alone, and peak RSS.
 
-    python benchmarks/thread_policy.py                 # 2 rounds, 5 timed steps each
-    python benchmarks/thread_policy.py --rounds 3 --steps 8
+    python benchmarks/thread_policy.py                 # default, passive, one_thread, chosen; 3 rounds
+    python benchmarks/thread_policy.py --policies default spin_1k spin_3k spin_10k
 """
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ POLICIES = {
     "default": (OFF, None),
     "passive": ({**OFF, "OMP_WAIT_POLICY": "PASSIVE"}, None),
     "one_thread": (OFF, 1),
+    # idle threads spin this many rounds before they sleep (OpenMP's default spins ~300,000; PASSIVE: none)
+    "spin_1k": ({**OFF, "GOMP_SPINCOUNT": "1000"}, None),
+    "spin_3k": ({**OFF, "GOMP_SPINCOUNT": "3000"}, None),
+    "spin_10k": ({**OFF, "GOMP_SPINCOUNT": "10000"}, None),
+    "spin_100k": ({**OFF, "GOMP_SPINCOUNT": "100000"}, None),
     "chosen": ({}, threads.THREADS),
 }
 SPIN = "import time\nt = time.time()\nwhile time.time() - t < 3600: pass\n"
@@ -79,7 +85,8 @@ def measure(batch: int, steps: int, n_threads: int | None) -> dict:
         step()
     dt = time.perf_counter() - t0
     return {"windows_per_s": batch * steps / dt, "threads": torch.get_num_threads(),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"), "peak_rss_mb": peak_rss_mb()}
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+            "spincount": os.environ.get("GOMP_SPINCOUNT", "(unset)"), "peak_rss_mb": peak_rss_mb()}
 
 
 def run_one(policy: str, busy: bool, batch: int, steps: int) -> dict:
@@ -102,10 +109,11 @@ def run_one(policy: str, busy: bool, batch: int, steps: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--steps", type=int, default=5, help="timed steps per measurement (after 2 warm-up)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=8, help="timed steps per measurement (after 2 warm-up)")
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
+    p.add_argument("--policies", nargs="+", default=["default", "passive", "one_thread", "chosen"],
+                   choices=list(POLICIES))
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -124,6 +132,7 @@ def main() -> None:
                 rows.append({**row, "round": r})
                 print(f"round {r} {'busy ' if busy else 'alone'} {policy:10s} {row['windows_per_s']:7.1f} windows/s "
                       f"({row['threads']} threads, OMP_WAIT_POLICY={row['omp_wait_policy']}, "
+                      f"GOMP_SPINCOUNT={row['spincount']}, "
                       f"peak RSS {row['peak_rss_mb']:.0f} MB)", flush=True)
 
     def median(policy, busy):

@@ -58,6 +58,27 @@ class CPCSizes:
 
 
 @dataclass(frozen=True)
+class RealSizes:
+    """Chapter 7 (real data). The default run of the chapter must fit 5 minutes on 2 CPU cores, the
+    quick one 1 minute: the real tables are small (4,194 segment statistics; ~3,000 rows of 0.1 s per lab
+    run), so the cost is the number of models trained, set here."""
+
+    # 1. synthetic -> real: LightGBM trained on windows of the synthetic dataset on this grid
+    transfer_stride: int = 37_500
+    # gradient boosting on the real tables (segment statistics, lab runs)
+    gbm_estimators: int = 400
+    # 3. lab runs p4581 / p5198: leave-cycles-out folds, history windows, the small networks
+    lab_folds: int = 5
+    history_s: tuple = (1.0, 3.0, 7.0)  # seconds of AE-variance history for the boosting arms
+    net_history_s: float = 7.0          # the networks' input: the last 7 s (70 rows), as Laurenti et al.
+    net_epochs: int = 30
+    net_batch: int = 64
+    net_hidden: int = 32
+    net_lr: float = 3e-3
+    cpc_epochs: int = 30                # contrastive pre-training on the unlabeled variance sequence
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     # chapters 1-2
@@ -78,6 +99,8 @@ class Profile:
     spec_resnet_bn_windows: int = 256
     # Approach 3
     cpc: CPCSizes = field(default_factory=CPCSizes)
+    # Chapter 7
+    real: RealSizes = field(default_factory=RealSizes)
 
 
 PROFILES = {
@@ -88,7 +111,9 @@ PROFILES = {
                                   probe_stride=SEGMENT_LENGTH, probe_iterations=60, tune_epochs=1, tune_windows=16,
                                   tune_batch=8, bn_windows=16,
                                   experiment=PretrainConfig(crop=16_384, epochs=1, crops_per_epoch=32,
-                                                            batch_size=16, val_crops=16))),
+                                                            batch_size=16, val_crops=16)),
+                     real=RealSizes(transfer_stride=150_000, gbm_estimators=100, lab_folds=3, net_epochs=3,
+                                    net_hidden=16, cpc_epochs=3)),
     "default": Profile("default"),
     "full": Profile("full", stats_stride=75_000, spectra_per_bin=200, stft_windows=600, envelope_bins=8_000,
                     epochs=30, windows_per_epoch=4096, batch_size=64,
