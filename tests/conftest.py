@@ -1,5 +1,6 @@
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from tiny_data import LENGTH, loud_recording
 
 from quake_lib import evaluation as ev
 from quake_lib import paths, progress
+from quake_lib.report import execute as report_execute
 from quake_lib.train.fit import torch_threads
 
 # No progress bars in test output, nor in the kernels nbval starts (they inherit this environment):
@@ -80,11 +82,19 @@ def write_csv(tmp_path):
 def pytest_collection_modifyitems(items):
     """nbval: never compare stderr. Warnings and progress text there depend on library versions and
     timing, not on the results the checked cells report."""
+    missing = {}
     for item in items:
         parent = getattr(item, "parent", None)
         skip = getattr(parent, "skip_compare", None)
         if skip is not None and "stderr" not in skip:
             parent.skip_compare = tuple(skip) + ("stderr",)
+        # a chapter on the real material (chapter 7) skips, saying why, where that material is absent
+        path = getattr(parent, "path", None)
+        if skip is not None and path is not None:
+            if path not in missing:
+                missing[path] = report_execute.missing_material(Path(path))
+            if missing[path] is not None:
+                item.add_marker(pytest.mark.skip(reason=f"{Path(path).name}: {missing[path]}"))
 
 
 @pytest.fixture

@@ -89,6 +89,7 @@ def test_report_shows_kernel_progress_on_stderr_never_in_the_notebook(progress_n
     assert texts == ["result 0\n"]                              # the notebook holds the result only
     assert "wave_cnn fold 2/5 epoch 3/8" in err and "2/2" in err   # status beside the cell counter
     assert "without encryption" not in out + err                  # the kernel's TCP warning is gone
+    assert "KeyboardInterrupt" not in out + err                   # nor the interrupt before its shutdown
     assert progress.FILE_ENV not in __import__("os").environ       # the runner restored the environment
 
 
@@ -135,3 +136,18 @@ def test_training_reports_fold_and_epoch(rec, windows, status_file, capsys):
     assert [line for line in lines if "epoch" in line] == [
         f"wave_cnn_regression fold {k}/2 epoch {e}/2" for k in (1, 2) for e in (1, 2)]
     assert capsys.readouterr() == ("", "")     # file mode: nothing on the process's own streams
+
+
+def test_in_jupyter_a_progress_bar_is_a_widget(tmp_path, monkeypatch):
+    """What a JupyterLab user gets (a kernel started without the report runner's environment): the bar
+    is an ipywidgets progress bar, not text."""
+    from nbclient import NotebookClient
+    monkeypatch.delenv(progress.OFF_ENV, raising=False)
+    monkeypatch.delenv(progress.FILE_ENV, raising=False)
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [new_code_cell("from quake_lib import progress\nfor _ in progress.bar(range(3), desc='fold 1/5'):\n"
+                              "    pass")]
+    NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    kinds = [key for o in nb.cells[0].outputs for key in o.get("data", {})]
+    assert "application/vnd.jupyter.widget-view+json" in kinds, nb.cells[0].outputs
