@@ -71,3 +71,33 @@ def test_notebook_without_parameters_cell_is_refused(tmp_path):
     nbformat.write(nb, path)
     with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
         report.check_parameters(path, {})
+
+
+def test_a_chapter_on_absent_real_material_is_skipped_saying_why(tiny_notebook, tmp_path, monkeypatch):
+    nb = nbformat.read(tiny_notebook, as_version=4)
+    nb.metadata["quake"] = {"needs_shared": ["segment_stats.csv"]}
+    nbformat.write(nb, tiny_notebook)
+    monkeypatch.setenv("QUAKE_SHARED_DIR", str(tmp_path / "nowhere"))
+    why = report.missing_material(tiny_notebook)
+    assert "segment_stats.csv" in why and str(tmp_path / "nowhere") in why and "QUAKE_SHARED_DIR" in why
+    (tmp_path / "nowhere").mkdir()
+    (tmp_path / "nowhere" / "segment_stats.csv").write_text("segment\n")
+    assert report.missing_material(tiny_notebook) is None
+
+
+def test_chapter_7_declares_the_real_material_it_reads():
+    from quake_lib import paths
+    needs = nbformat.read(paths.NOTEBOOKS_DIR / "07_real_data.ipynb", as_version=4).metadata["quake"]["needs_shared"]
+    assert set(needs) == {"segment_stats.csv", "lab_p4581_ae_variance.csv", "lab_p5198_ae_variance.csv"}
+
+
+def test_report_skips_chapter_7_without_the_real_material_and_keeps_it(tmp_path, monkeypatch):
+    from quake_lib import paths
+    monkeypatch.setenv("QUAKE_SHARED_DIR", str(tmp_path / "nowhere"))
+    chapter = paths.NOTEBOOKS_DIR / "07_real_data.ipynb"
+    before = chapter.read_bytes()
+    lines = []
+    times = report.execute_all("synthetic", "default", 0, only=["07"], output_dir=tmp_path, html_dir=None,
+                               log=lambda *a, **k: lines.append(" ".join(map(str, a))))
+    assert times == {} and not (tmp_path / chapter.name).exists() and chapter.read_bytes() == before
+    assert lines[0].startswith("skipping 07_real_data.ipynb: the real material it reads is not at")
