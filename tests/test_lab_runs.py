@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from quake_lib import paths, profiles
+from quake_lib.approaches import lab_protocols
 from quake_lib.approaches import lab_runs as lab
 from quake_lib.data.lab_runs import COLUMNS, LAB_RUNS, TARGETS, read_lab_run
 from quake_lib.evaluation.scores import mae_table
@@ -61,7 +62,7 @@ def small_cv(small_run):
 
 @pytest.fixture(scope="module")
 def small_protocol(small_run):
-    return lab.laurenti_protocol(small_run, SMALL, models=("gbm_2s",))
+    return lab_protocols.laurenti_protocol(small_run, SMALL, models=("gbm_2s",))
 
 
 @pytest.fixture(scope="module")
@@ -271,14 +272,14 @@ def test_protocol_scaler_a_uses_the_test_part_and_b_does_not():
     test2 = test.copy()
     test2[5, 2] = 10.0  # only the test part changes
     for refit in (True, False):
-        tr1, te1 = lab.protocol_scalers(train, test, refit_on_test=refit)
-        tr2, te2 = lab.protocol_scalers(train, test2, refit_on_test=refit)
+        tr1, te1 = lab_protocols.protocol_scalers(train, test, refit_on_test=refit)
+        tr2, te2 = lab_protocols.protocol_scalers(train, test2, refit_on_test=refit)
         assert np.array_equal(tr1.lo, tr2.lo) and np.array_equal(tr1.hi, tr2.hi)
         changed = not np.array_equal(te1.hi, te2.hi)
         assert changed == refit
-    _, te = lab.protocol_scalers(train, test, refit_on_test=True)
+    _, te = lab_protocols.protocol_scalers(train, test, refit_on_test=True)
     assert np.allclose(te.transform(test).min(0), 0) and np.allclose(te.transform(test).max(0), 1)
-    tr, te = lab.protocol_scalers(train, test, refit_on_test=False)
+    tr, te = lab_protocols.protocol_scalers(train, test, refit_on_test=False)
     assert te is tr
 
 
@@ -289,7 +290,7 @@ def test_protocol_and_transfer_tables(small_run, small_cv, small_protocol, tmp_p
     n = len(small_run)
     assert res.table.set_index("protocol").loc["a", "n"] == n - int(0.7 * n)
     assert res.table.set_index("protocol").loc["c", "n"] == n - 19
-    t = lab.transfer(small_run, other, SMALL, arms=("gbm_2s",), own={"toy": small_cv})
+    t = lab_protocols.transfer(small_run, other, SMALL, arms=("gbm_2s",), own={"toy": small_cv})
     assert set(zip(t["trained_on"], t["scored_on"])) == {("toy", "b"), ("b", "toy")}
     assert t[["mae", "own_mae_mean"]].notna().all().all()
     plt.close(ch07_lab.transfer_bars(t))

@@ -78,8 +78,8 @@ def lab_score_bars(summary: pd.DataFrame, run: str = ""):
 
 
 def protocol_bars(table: pd.DataFrame):
-    """R^2 and MAE of each model under protocols a / b / c (:func:`laurenti_protocol`); c's bar carries the
-    sd across folds."""
+    """R^2 and MAE of each model under protocols a / b / c
+    (:func:`~quake_lib.approaches.lab_protocols.laurenti_protocol`); c's bar carries the sd across folds."""
     models = list(dict.fromkeys(table["model"]))
     protocols = list(dict.fromkeys(table["protocol"]))
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -104,7 +104,7 @@ def protocol_bars(table: pd.DataFrame):
 
 def transfer_bars(table: pd.DataFrame):
     """Per target: MAE of each arm scored on a run after training on the other, beside that run's own
-    leave-cycles-out MAE (hatched). ``table``: :func:`transfer`."""
+    leave-cycles-out MAE (hatched). ``table``: :func:`~quake_lib.approaches.lab_protocols.transfer`."""
     targets = [t for t in TARGETS if t in set(table["target"])]
     fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False)
     for ax, t in zip(axes[0], targets):
