@@ -79,7 +79,7 @@ class _Version(argparse.Action):
 
 def _ingest(args) -> None:
     from .data.ingest import ingest
-    ingest(args.path, name=args.name, force=args.force, progress=False if args.no_progress else None)
+    ingest(args.path, name=args.name, force=args.force, progress=not args.no_progress)
 
 
 def _prepare(args) -> None:

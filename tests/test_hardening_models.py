@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import dead_pid, snapshot
-from tiny_data import LENGTH, ONE_EPOCH, TINY, loud_recording, train_for_submission
+from tiny_data import LENGTH, ONE_EPOCH, TINY, trained_tiny
 
 from quake_lib import evaluation as ev
-from quake_lib import paths
 from quake_lib.cli import main
 from quake_lib.data import kaggle
 from quake_lib.report import execute as report
@@ -28,10 +27,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("hardening")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QUAKE_DATA_DIR", str(root / "data"))
-        rec = loud_recording(paths.dataset_dir("tiny"))
-        windows = ev.eval_windows(rec, stride=LENGTH, length=LENGTH)
-        folds = ev.make_folds(rec, n_folds=2, windows=windows)
-        train_for_submission(rec, windows, folds, {"net": "binned"})
+        rec, windows, folds = trained_tiny({"net": "binned"})
         yield {"root": root, "rec": rec, "windows": windows, "folds": folds}
 
 

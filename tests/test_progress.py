@@ -2,7 +2,7 @@
 a notebook's outputs; off with --no-progress / QUAKE_NO_PROGRESS."""
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from tiny_notebooks import stream_texts, tiny_notebook
 
 from quake_lib import cli, progress
 from quake_lib.report import execute as report
@@ -63,29 +63,25 @@ def test_bar_mode_writes_to_stderr_and_disable_silences_it(monkeypatch, capsys):
 
 @pytest.fixture
 def progress_notebook(tmp_path):
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = new_code_cell("seed = 0")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, new_code_cell(
-        "from quake_lib import progress\n"
-        "for _ in progress.bar(range(3), desc='features', unit='window'):\n"
-        "    pass\n"
-        "progress.status('wave_cnn fold 2/5 epoch 3/8')\n"
-        "print('result', seed)")]
-    path = tmp_path / "01_progress.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return tiny_notebook(tmp_path / "01_progress.ipynb",
+                         "from quake_lib import progress\n"
+                         "for _ in progress.bar(range(3), desc='features', unit='window'):\n"
+                         "    pass\n"
+                         "progress.status('wave_cnn fold 2/5 epoch 3/8')\n"
+                         "print('result', seed)", parameters="seed = 0")
+
+
+def executed_texts(src, dst, show_progress: bool) -> list[str]:
+    """Run ``src`` with the report runner into ``dst``; the stream texts of its code cells."""
+    report.execute(src, dst, {}, show_progress=show_progress)
+    return stream_texts(nbformat.read(dst, as_version=4))
 
 
 def test_report_shows_kernel_progress_on_stderr_never_in_the_notebook(progress_notebook, tmp_path, capfd,
                                                                       monkeypatch):
     monkeypatch.delenv(progress.OFF_ENV, raising=False)
-    dst = tmp_path / "out.ipynb"
-    report.execute(progress_notebook, dst, {}, show_progress=True)
+    texts = executed_texts(progress_notebook, tmp_path / "out.ipynb", show_progress=True)
     out, err = capfd.readouterr()
-    texts = [o.get("text", "") for c in nbformat.read(dst, as_version=4).cells if c.cell_type == "code"
-             for o in c.outputs]
     assert texts == ["result 0\n"]                              # the notebook holds the result only
     assert "wave_cnn fold 2/5 epoch 3/8" in err and "2/2" in err   # status beside the cell counter
     assert "without encryption" not in out + err                  # the kernel's TCP warning is gone
@@ -96,11 +92,8 @@ def test_report_shows_kernel_progress_on_stderr_never_in_the_notebook(progress_n
 def test_report_without_progress_is_silent_in_kernel_and_terminal(progress_notebook, tmp_path, capfd,
                                                                   monkeypatch):
     monkeypatch.delenv(progress.OFF_ENV, raising=False)
-    dst = tmp_path / "out.ipynb"
-    report.execute(progress_notebook, dst, {}, show_progress=False)
+    texts = executed_texts(progress_notebook, tmp_path / "out.ipynb", show_progress=False)
     _, err = capfd.readouterr()
-    texts = [o.get("text", "") for c in nbformat.read(dst, as_version=4).cells if c.cell_type == "code"
-             for o in c.outputs]
     assert texts == ["result 0\n"] and "features" not in err and "fold" not in err
 
 
@@ -144,10 +137,8 @@ def test_in_jupyter_a_progress_bar_is_a_widget(tmp_path, monkeypatch):
     from nbclient import NotebookClient
     monkeypatch.delenv(progress.OFF_ENV, raising=False)
     monkeypatch.delenv(progress.FILE_ENV, raising=False)
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [new_code_cell("from quake_lib import progress\nfor _ in progress.bar(range(3), desc='fold 1/5'):\n"
-                              "    pass")]
+    nb = nbformat.read(tiny_notebook(tmp_path / "widget.ipynb", "from quake_lib import progress\n"
+                                     "for _ in progress.bar(range(3), desc='fold 1/5'):\n    pass"), as_version=4)
     NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     kinds = [key for o in nb.cells[0].outputs for key in o.get("data", {})]
     assert "application/vnd.jupyter.widget-view+json" in kinds, nb.cells[0].outputs

@@ -3,7 +3,8 @@ import json
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+import tiny_notebooks
+from nbformat.v4 import new_code_cell, new_notebook
 
 from quake_lib.report import execute as report
 from quake_lib.report import site
@@ -11,19 +12,14 @@ from quake_lib.report import site
 
 @pytest.fixture
 def tiny_notebook(tmp_path):
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = new_code_cell('dataset = "synthetic"\nprofile = "default"\nseed = 0')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [new_markdown_cell("# Tiny"), params, new_code_cell("print(dataset, profile, seed * 2)")]
-    path = tmp_path / "01_tiny.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return tiny_notebooks.tiny_notebook(tmp_path / "01_tiny.ipynb", "print(dataset, profile, seed * 2)",
+                                        parameters='dataset = "synthetic"\nprofile = "default"\nseed = 0',
+                                        title="Tiny")
 
 
 def outputs(path):
     nb = nbformat.read(path, as_version=4)
-    return nb, "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    return nb, "".join(tiny_notebooks.stream_texts(nb))
 
 
 def test_default_run_has_no_injected_cell_and_no_papermill_metadata(tiny_notebook, tmp_path):

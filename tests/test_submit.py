@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from tiny_data import LENGTH, loud_recording, train_for_submission
+from tiny_data import LENGTH, trained_tiny
 
 from quake_lib import evaluation as ev
 from quake_lib import paths, submit
@@ -23,10 +23,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("submit")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QUAKE_DATA_DIR", str(root / "data"))
-        rec = loud_recording(paths.dataset_dir("tiny"))
-        windows = ev.eval_windows(rec, stride=LENGTH, length=LENGTH)
-        folds = ev.make_folds(rec, n_folds=2, windows=windows)
-        train_for_submission(rec, windows, folds, {f"tiny_{head}": head for head in ("binned", "regression")})
+        rec, windows, folds = trained_tiny({f"tiny_{head}": head for head in ("binned", "regression")})
         kdir = root / "kaggle"
         pick = windows.subset(np.linspace(0, len(windows) - 1, N_SEG).astype(int))
         x = rec.read(pick)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from quake_lib import models
+from quake_lib import evaluation as ev
+from quake_lib import models, paths
 from quake_lib.approaches import constant, lightgbm
 from quake_lib.data import store
 from quake_lib.data.recording import Recording
@@ -34,6 +35,17 @@ def loud_recording(directory, n_cycles: int = 7, cycle_len: int = 24_576, seed: 
 # The tiny WaveNet and a one-epoch budget: enough to save fold models that a submission can load.
 TINY = models.factory("wave_cnn", **TINY_NET.__dict__)
 ONE_EPOCH = dict(epochs=1, windows_per_epoch=16, batch_size=8, eval_batch_size=64, threads=1, lr=1e-2)
+
+
+def trained_tiny(nets: dict):
+    """The tiny recording as dataset ``tiny`` (under the caller's ``QUAKE_DATA_DIR``), its evaluation
+    windows, 2 folds, and every kind of fold model a submission reads (:func:`train_for_submission`).
+    Returns ``(rec, windows, folds)``."""
+    rec = loud_recording(paths.dataset_dir("tiny"))
+    windows = ev.eval_windows(rec, stride=LENGTH, length=LENGTH)
+    folds = ev.make_folds(rec, n_folds=2, windows=windows)
+    train_for_submission(rec, windows, folds, nets)
+    return rec, windows, folds
 
 
 def train_for_submission(rec, windows, folds, nets: dict) -> None:

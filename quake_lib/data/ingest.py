@@ -18,15 +18,12 @@ Safe against the careless and the unlucky:
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from .. import paths
 from ..atomic import write_text
-from ..progress import mode as progress_mode
+from ..progress import bar as progress_bar
 from . import csv_parse, source, store
 
 DEFAULT_NAME = "lanl"
@@ -78,13 +75,13 @@ def is_up_to_date(directory: Path, path: Path, meta: dict | None = None) -> bool
     return content == old["content_hash"]
 
 
-def ingest(path, name: str = DEFAULT_NAME, force: bool = False, progress: bool | None = None,
+def ingest(path, name: str = DEFAULT_NAME, force: bool = False, progress: bool = True,
            chunk_bytes: int = csv_parse.CHUNK_BYTES, log=print, wait: bool = True) -> dict:
     """Parse ``path`` into ``data/<name>/``; return the dataset's meta (with ``skipped`` if up to date).
 
     ``force``: ingest even if up to date, and replace a dataset that has trained models (they are
     kept as ``results.replaced-<time>/``). ``wait``: if another process is writing this dataset, wait
-    for it (else refuse)."""
+    for it (else refuse). ``progress``: a bar in bytes, shown where :mod:`quake_lib.progress` says."""
     path = Path(path)
     name = paths.check_name(name)
     dest = paths.dataset_dir(name)
@@ -113,12 +110,11 @@ def ingest(path, name: str = DEFAULT_NAME, force: bool = False, progress: bool |
         return _parse_into(path, dest, old, progress, chunk_bytes, log)
 
 
-def _parse_into(path: Path, dest: Path, old: dict | None, progress, chunk_bytes: int, log) -> dict:
+def _parse_into(path: Path, dest: Path, old: dict | None, progress: bool, chunk_bytes: int, log) -> dict:
     identity = source_identity(path)
     t0 = time.perf_counter()
-    bar = tqdm(total=source.size_hint(path), unit="B", unit_scale=True, desc=f"ingest {path.name}",
-               disable=progress is False or (progress is None and progress_mode() != "bar"),
-               file=sys.stderr, mininterval=0.5)
+    bar = progress_bar(total=source.size_hint(path), desc=f"ingest {path.name}", unit="B",
+                       disable=not progress, unit_scale=True, mininterval=0.5)
     hasher = source.new_hasher()
     with RecordingWriterWithBar(dest, bar) as w:
         for chunk in csv_parse.iter_chunks(path, csv_parse.TRAIN_COLUMNS, chunk_bytes, hasher=hasher,
