@@ -6,6 +6,7 @@
 # pyproject.toml changes; `make lock` re-resolves the lock after an edit of pyproject.toml's dependencies.
 # Options: DATASET=synthetic (default) | quick | lanl (after `python -m quake_lib ingest train.csv`)
 #          PROFILE=default (default) | quick | full        SEED=0
+#          SEEDS="0 1 2": train chapters 3-5 once per seed; chapter 6 compares the seeds (instead of SEED)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,6 +14,7 @@ PY := $(VENV)/bin/python
 DATASET ?= synthetic
 PROFILE ?= default
 SEED ?= 0
+SEEDS ?=
 PYTEST_ARGS ?=
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
@@ -50,7 +52,7 @@ data: venv
 	$(PY) -m quake_lib prepare $(DATASET)
 
 report: data
-	$(PY) -m quake_lib report --dataset $(DATASET) --profile $(PROFILE) --seed $(SEED)
+	$(PY) -m quake_lib report --dataset $(DATASET) --profile $(PROFILE) $(if $(SEEDS),--seeds $(SEEDS),--seed $(SEED))
 
 # The report site (reports/index.html + one page per chapter) from the notebooks as they are, executing nothing.
 site: venv

@@ -38,6 +38,7 @@ examples:
     "report": """\
 examples:
   python -m quake_lib report                           # = make report
+  python -m quake_lib report --seeds 0 1 2             # = make report SEEDS="0 1 2": chapter 6 over 3 seeds
   python -m quake_lib report --dataset lanl --only 01 02
   python -m quake_lib report --only 03 --profile quick --output-dir /tmp/run -p label_sigma=0.5
   python -m quake_lib report --html-only               # rebuild reports/ from the committed notebooks""",
@@ -104,7 +105,7 @@ def _report(args) -> None:
         print(f"report site: {site.build(out or paths.NOTEBOOKS_DIR, html)}")
         return
     execute.execute_all(args.dataset, args.profile, args.seed, only=args.only, output_dir=out, html_dir=html,
-               extra=extra)
+                        extra=extra, seeds=args.seeds)
 
 
 def _train(args) -> None:
@@ -133,7 +134,7 @@ def _train(args) -> None:
     folds = evaluation.make_folds(rec, n_folds=args.folds)
     if approach.kind == "baseline":
         oof = (constant.cross_validate(rec, folds) if approach.name == "constant"
-               else lightgbm.cross_validate(rec, folds, seed=args.seed).oof)
+               else lightgbm.cross_validate(rec, folds, seed=args.seed, targets=lightgbm.TARGETS).oof)
         print(evaluation.mae_table(oof).round(3).to_string())
         return
     from . import models, train
@@ -168,7 +169,7 @@ def _submit(args) -> None:
     from . import submit
     sub = submit.submit(args.approach, args.test_dir, dataset=args.dataset,
                         sample_submission=args.sample_submission, labels=args.labels, output=args.output,
-                        allow_missing=args.allow_missing)
+                        allow_missing=args.allow_missing, intervals=args.intervals)
     print(sub.summary())
 
 
@@ -238,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default="default", choices=list(profiles.PROFILES),
                    help="how much data and compute each chapter spends (default: default)")
     s.add_argument("--seed", type=int, default=0, help="seed for every notebook (default: 0)")
+    s.add_argument("--seeds", type=int, nargs="+", metavar="S", help="train chapters 3-5 once per seed (e.g. "
+                   "--seeds 0 1 2), each seed's results apart; chapter 6 compares them all. The first seed's "
+                   "notebooks replace notebooks/, the others' go beside their results and skip the design "
+                   "studies")
     s.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks (number prefixes)")
     s.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
                    help="another notebook parameter (checked against the notebooks' parameters cells)")
@@ -281,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", default="submission.csv", help="where to write (default: submission.csv)")
     s.add_argument("--allow-missing", action="store_true", help="sample ids without a segment file are "
                    "left out (a PARTIAL file Kaggle rejects, for checking only) instead of an error")
+    s.add_argument("--intervals", action="store_true", help="also write central 80%% prediction intervals "
+                   "(seg_id,time_to_failure,lower,upper) to <output stem>_intervals.csv; the submission is unchanged")
     _no_progress(s)
     s.set_defaults(func=_submit)
 

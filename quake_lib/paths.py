@@ -47,6 +47,23 @@ def dataset_dir(name: str) -> Path:
     return data_dir() / check_name(name)
 
 
-def results_dir(name: str) -> Path:
-    """``data/<name>/results/``: out-of-fold predictions and training logs of every approach."""
-    return dataset_dir(name) / "results"
+def results_dir(name: str, seed: int = 0) -> Path:
+    """``data/<name>/results/``: out-of-fold predictions, fold models and training logs of every approach
+    trained with seed 0 (the default run, what ``submit`` uses); ``results/seed_<s>/`` those of seed ``s``
+    (``make report SEEDS="0 1 2"``), kept apart so that chapter 6 can read every seed."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer (got {seed!r})")
+    base = dataset_dir(name) / "results"
+    return base if seed == 0 else base / f"seed_{seed}"
+
+
+def result_seeds(name: str) -> list[int]:
+    """The seeds with results of dataset ``name``: 0 when ``results/`` holds any OOF file, and every
+    ``results/seed_<s>/`` that does, in increasing order."""
+    base = dataset_dir(name) / "results"
+    seeds = [0] if any(base.glob("oof_*.csv")) else []
+    for d in base.glob("seed_*") if base.is_dir() else []:
+        tail = d.name[len("seed_"):]
+        if d.is_dir() and tail.isdigit() and int(tail) > 0 and any(d.glob("oof_*.csv")):
+            seeds.append(int(tail))
+    return sorted(seeds)

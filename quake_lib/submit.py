@@ -21,6 +21,12 @@ Labels are never required. When a labels file is given, or ``test_labels.csv`` l
 folder (as ``python -m quake_lib prepare synthetic --kaggle-dir DIR`` writes it), the submission is
 scored and the MAE printed: on the synthetic default the whole path is tested end to end.
 
+Intervals (``--intervals``): ``<output stem>_intervals.csv`` beside the submission (seg_id, time_to_failure,
+lower, upper; the central 80% of :mod:`quake_lib.evaluation.intervals`), Kaggle's file unchanged. A binned
+net: the fold models' mean ``q10`` / ``q90`` readouts; any other approach: the prediction plus the residual
+quantiles of all its OOF rows (each held out from its model; :func:`~quake_lib.evaluation.intervals.calibrate`
+without a held-out fold). The fold models' mean beats one fold model: these bounds err on the wide side.
+
 Missing segments: Kaggle only accepts a file with every seg_id of ``sample_submission.csv``. If the
 test folder lacks some, that is an error; ``allow_missing=True`` (``--allow-missing``) writes the
 segments that are present, in the sample's order, and says the file is partial (useful to check the
@@ -37,9 +43,10 @@ import pandas as pd
 import torch
 
 from . import evaluation
-from .approaches.lightgbm import load_booster
+from .approaches.lightgbm import load_booster, predict_ttf
 from .atomic import write_csv
 from .data import kaggle
+from .evaluation import intervals as iv
 from .features.competition import kaggle_array_features
 from .progress import bar
 from .train.predict import load_module, predict_array
@@ -59,6 +66,8 @@ class Submission:
     mae: float | None = None     # against the labels, when there are labels
     n_scored: int = 0
     labels_path: Path | None = None
+    intervals: pd.DataFrame | None = None   # seg_id, time_to_failure, lower, upper (with intervals=True)
+    intervals_path: Path | None = None
 
     @property
     def partial(self) -> bool:
@@ -70,6 +79,8 @@ class Submission:
         if self.partial:
             lines.append(f"PARTIAL submission: {len(self.frame)} of the {self.n_expected} seg_ids of the sample; "
                          "Kaggle rejects a file with missing ids")
+        if self.intervals_path is not None:
+            lines.append(f"{iv.LEVEL:.0%} intervals -> {self.intervals_path}")
         if self.mae is not None:
             lines.append(f"MAE against {self.labels_path} on {self.n_scored} segments: {self.mae:.4f}")
         return "\n".join(lines)
@@ -131,22 +142,42 @@ def window_length(meta: dict, dataset: str, approach: str) -> int:
     return length
 
 
-def net_predictions(modules: list, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """(n_segments, n_folds) default readouts of the fold modules (:func:`load_module` of each
-    checkpoint)."""
+def net_readouts(modules: list, x: np.ndarray, batch_size: int = 32) -> list[dict[str, np.ndarray]]:
+    """Every readout of each fold module (:func:`load_module` of each checkpoint): one dict per module."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    cols = []
+    reads = []
     for module in bar(modules, desc="predicting", unit="fold model"):
         module.to(device)
-        cols.append(predict_array(module, x, batch_size)[module.head.default_readout])
-    return np.stack(cols, axis=1).astype(np.float64)
+        reads.append(predict_array(module, x, batch_size))
+    return reads
 
 
-def lightgbm_predictions(files: list[Path], x: np.ndarray, batch: int = 64,
-                         hashes: dict | None = None) -> np.ndarray:
-    """(n_segments, n_folds) predictions of the saved fold boosters ``files`` on the Kaggle features;
-    ``hashes`` (file name -> hash recorded at training) checks that each file is what was saved."""
-    hashes = hashes or {}
+def net_predictions(modules: list, x: np.ndarray, batch_size: int = 32, reads: list | None = None) -> np.ndarray:
+    """(n_segments, n_folds) default readouts of the fold modules (``reads``: their
+    :func:`net_readouts`, if already made)."""
+    reads = net_readouts(modules, x, batch_size) if reads is None else reads
+    return np.stack([r[m.head.default_readout] for m, r in zip(modules, reads)], axis=1).astype(np.float64)
+
+
+def interval_bounds(dataset: str, approach: str, values: np.ndarray, reads: list | None = None):
+    """``(lower, upper)`` of the central interval around ``values``: the mean over fold models of the
+    quantile readouts when every module has them (``reads`` of a binned net), else ``values`` plus the
+    residual quantiles of the approach's saved OOF rows. Both clipped at 0."""
+    names = iv.QUANTILE_READOUTS
+    if reads and all(n in r for r in reads for n in names):
+        lower, upper = (np.mean([r[n] for r in reads], axis=0).astype(np.float64) for n in names)
+        return np.clip(lower, 0.0, None), np.clip(upper, 0.0, None)
+    oof = evaluation.load_oof(dataset, approach)
+    return iv.calibrate(oof, held_out_fold=None).apply(values)
+
+
+def lightgbm_predictions(files: list[Path], x: np.ndarray, batch: int = 64, meta: dict | None = None) -> np.ndarray:
+    """(n_segments, n_folds) time_to_failure predictions of the saved fold boosters ``files`` on the Kaggle
+    features (through :func:`quake_lib.approaches.lightgbm.predict_ttf`: an arm trained on the time since
+    failure or the cycle fraction is turned back into time_to_failure); ``meta`` (the arm's meta.json): its
+    ``file_hashes`` (file name -> hash recorded at training) check that each file is what was saved."""
+    meta = meta or {}
+    hashes = meta.get("file_hashes") or {}
     boosters = [load_booster(path, hashes.get(path.name)) for path in files]  # all checked before any work
     # batches: the feature code works in float64, 2,624 real segments at once would take ~3 GB
     starts = range(0, len(x), batch)
@@ -159,7 +190,7 @@ def lightgbm_predictions(files: list[Path], x: np.ndarray, batch: int = 64,
         if missing:
             raise ValueError(f"{path}: the model uses features {missing[:3]} that the current feature "
                              "code does not make; train lightgbm again")
-        cols.append(booster.predict(feats[names].to_numpy()))
+        cols.append(predict_ttf(booster, feats[names].to_numpy(), meta, int(path.stem.split("_")[1])))
     return np.stack(cols, axis=1).astype(np.float64)
 
 
@@ -210,9 +241,11 @@ def _check_ids(test_dir: Path, sample: pd.DataFrame, sample_path: Path, allow_mi
 
 
 def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submission=None, labels=None,
-           output="submission.csv", allow_missing: bool = False, batch_size: int = 32) -> Submission:
+           output="submission.csv", allow_missing: bool = False, batch_size: int = 32,
+           intervals: bool = False) -> Submission:
     """Predict every test segment with ``approach``'s saved fold models, write ``output`` in
-    ``sample_submission.csv`` order (default sample: beside the test folder), score it if labels exist."""
+    ``sample_submission.csv`` order (default sample: beside the test folder), score it if labels exist;
+    with ``intervals`` also write the bounds to :func:`intervals_path` of ``output``."""
     test_dir = Path(test_dir)
     if not test_dir.is_dir():
         raise FileNotFoundError(f"{test_dir}: no such directory; expected the Kaggle test/ folder of seg_*.csv")
@@ -227,20 +260,24 @@ def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submissio
     # read in the sample's order; a segment of another length is an error naming its file
     x = np.stack([kaggle.read_segment(test_dir / f"{sid}.csv", length)
                   for sid in bar(ids, desc="reading segments", unit="segment")])
+    reads = None
     if kind == "constant":
         per_model = pd.DataFrame(index=pd.Index(ids, name="seg_id"))
         values = np.full(len(ids), constant_prediction(dataset))
     else:
         if kind == "net":
-            cols = net_predictions([module for module, _ in nets], x, batch_size)
+            modules = [module for module, _ in nets]
+            reads = net_readouts(modules, x, batch_size)
+            cols = net_predictions(modules, x, batch_size, reads=reads)
         else:
-            cols = lightgbm_predictions(fold_files(dataset, approach, ".txt"), x,
-                                        hashes=saved_meta(dataset, approach).get("file_hashes"))
+            cols = lightgbm_predictions(fold_files(dataset, approach, ".txt"), x, meta=saved_meta(dataset, approach))
         per_model = pd.DataFrame(cols, index=pd.Index(ids, name="seg_id"),
                                  columns=[f"fold_{k}" for k in range(cols.shape[1])])
         values = cols.mean(axis=1)
     if not np.isfinite(values).all():
         raise ValueError(f"approach {approach!r} predicted NaN or infinity for some segment")
+    # the bounds before any file is written: a calibration that fails leaves no half result
+    bounds = interval_bounds(dataset, approach, values, reads) if intervals else None
     path = Path(output)
     if len(ids) == len(sample):
         frame = kaggle.write_submission(path, dict(zip(ids, values)), sample_path)
@@ -248,6 +285,15 @@ def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submissio
         frame = pd.DataFrame({"seg_id": ids, "time_to_failure": values})
         write_csv(frame, path)
     sub = Submission(approach, kind, frame, per_model, path, len(sample), labels_path=labels_path)
+    if bounds is not None:  # frame's rows are ids' rows, both in the sample's order
+        sub.intervals = frame.assign(lower=bounds[0], upper=bounds[1])
+        sub.intervals_path = write_csv(sub.intervals, intervals_path(path))
     if labels_path is not None:
         sub.mae, sub.n_scored = score(frame, labels_path)
     return sub
+
+
+def intervals_path(output) -> Path:
+    """Where the interval file of submission ``output`` goes: ``<stem>_intervals.csv`` beside it."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}_intervals.csv")

@@ -47,15 +47,15 @@ def _run(trained, *args, output="submission.csv"):
     return rc, out
 
 
-def _by_hand(trained, approach):
-    """The mean over the fold checkpoints' default readouts, each module rebuilt by hand."""
+def _by_hand(trained, approach, readout=None):
+    """The mean over the fold checkpoints' default readouts (or ``readout``), each module rebuilt by hand."""
     d = trained["root"] / "data" / "tiny" / "results" / "checkpoints" / approach
     x = np.stack([trained["x"][s] for s in trained["order"]])
     preds = []
     for path in (d / "fold_0.pt", d / "fold_1.pt"):
         module, meta = load_module(path)
         assert meta["window_length"] == LENGTH and meta["n_parameters"] > 0
-        preds.append(predict_array(module, x)[module.head.default_readout])
+        preds.append(predict_array(module, x)[readout or module.head.default_readout])
     assert len(preds) == 2
     return np.mean(preds, axis=0)
 
@@ -71,6 +71,34 @@ def test_net_submission_is_the_mean_of_the_fold_models_in_sample_order(trained, 
     mae = np.abs(sub["time_to_failure"].to_numpy() - truth).mean()
     printed = capsys.readouterr().out
     assert f"on {N_SEG} segments: {mae:.4f}" in printed and "mean of 2 fold models" in printed
+
+
+@pytest.mark.parametrize("approach", ["tiny_binned", "tiny_regression", "lightgbm", "constant"])
+def test_intervals_go_to_a_second_file_and_leave_kaggles_unchanged(trained, approach, capsys):
+    _, plain = _run(trained, "--approach", approach, output=f"plain_{approach}.csv")
+    rc, out = _run(trained, "--approach", approach, "--intervals", output=f"iv_{approach}.csv")
+    assert rc == 0 and out.read_bytes() == plain.read_bytes()
+    path = out.with_name(f"iv_{approach}_intervals.csv")
+    assert f"80% intervals -> {path}" in capsys.readouterr().out
+    assert not plain.with_name(f"plain_{approach}_intervals.csv").exists()
+    got = pd.read_csv(path)
+    sub = pd.read_csv(out)
+    assert list(got.columns) == ["seg_id", "time_to_failure", "lower", "upper"]
+    assert got["seg_id"].tolist() == trained["order"]
+    np.testing.assert_array_equal(got["time_to_failure"], sub["time_to_failure"])
+    assert (got["lower"] >= 0).all() and (got["lower"] <= got["upper"]).all()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QUAKE_DATA_DIR", str(trained["root"] / "data"))
+        oof = ev.load_oof("tiny", approach)
+    if approach == "tiny_binned":  # the fold models' mean quantile readouts, also in its OOF file
+        assert set(ev.intervals.QUANTILE_COLUMNS) <= set(oof.columns)
+        want_lo, want_hi = _by_hand(trained, approach, "q10"), _by_hand(trained, approach, "q90")
+    else:  # the prediction plus the residual quantiles of every OOF row of the approach
+        q_lo, q_hi = ev.intervals.residual_quantiles(oof["target"] - oof["prediction"])
+        want_lo = np.clip(sub["time_to_failure"] + q_lo, 0, None)
+        want_hi = np.clip(sub["time_to_failure"] + q_hi, 0, None)
+    np.testing.assert_allclose(got["lower"], want_lo, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(got["upper"], want_hi, rtol=1e-6, atol=1e-9)
 
 
 def test_a_stale_fold_file_of_an_older_run_is_not_used(trained):

@@ -17,9 +17,10 @@ from ..evaluation.folds import Fold
 
 
 def cross_validate(rec: Recording, folds: list[Fold], windows: Windows | None = None,
-                   approach: str = "constant", save: bool = True) -> pd.DataFrame:
+                   approach: str = "constant", save: bool = True, seed: int = 0) -> pd.DataFrame:
     """Predict, for each held-out cycle, the median target of the training cycles' windows; saves
-    ``oof_<approach>.csv`` when ``save``."""
+    ``oof_<approach>.csv`` when ``save`` (among the results of ``seed``: the constant is the same for
+    every seed, but each seed's comparison has its own copy)."""
     windows = evaluation.eval_windows(rec) if windows is None else windows
     evaluation.check_folds(folds, windows)
     parts = []
@@ -29,7 +30,7 @@ def cross_validate(rec: Recording, folds: list[Fold], windows: Windows | None = 
         parts.append(evaluation.oof_frame(approach, f.index, test, np.full(len(test), value)))
     oof = pd.concat(parts, ignore_index=True)
     if save:
-        with evaluation.StagedRun(rec.name, approach) as stage:
+        with evaluation.StagedRun(rec.name, approach, seed=seed) as stage:
             meta = {"approach": approach, "dataset": rec.name, "window_length": int(windows.length)}
             write_text(stage.checkpoints / "meta.json", json.dumps(meta, indent=1))
             stage.commit(oof)

@@ -60,8 +60,8 @@ def unlabeled_segments(dataset: str, test_dir=None) -> tuple[np.ndarray, str]:
     return np.stack(list(segs.values())), f"{len(segs)} Kaggle test segments from {directory}"
 
 
-def pretrained_path(dataset: str) -> Path:
-    return evaluation.checkpoint_dir(dataset, PRETRAINED_NAME) / "pretrained.pt"
+def pretrained_path(dataset: str, seed: int = 0) -> Path:
+    return evaluation.checkpoint_dir(dataset, PRETRAINED_NAME, seed) / "pretrained.pt"
 
 
 def pretrain_dataset(dataset: str, segments: np.ndarray, profile: Profile, seed: int = 0,
@@ -70,12 +70,12 @@ def pretrain_dataset(dataset: str, segments: np.ndarray, profile: Profile, seed:
     (``metrics_cpc_pretrain.csv``)."""
     sz = profile.cpc
     cfg = sz.pretrain if sz.threads is None else replace(sz.pretrain, threads=sz.threads)
-    res = pretrain(segments, config, cfg, seed=seed, log_dir=paths.results_dir(dataset) / "logs",
+    res = pretrain(segments, config, cfg, seed=seed, log_dir=paths.results_dir(dataset, seed) / "logs",
                    name=PRETRAINED_NAME)
     meta = {"seed": seed, "scale": res.scale, "segments": int(len(segments)), "epochs": cfg.epochs,
             "crops_per_epoch": cfg.crops_per_epoch, "crop": cfg.crop}
-    path = save_pretrained(res.net, pretrained_path(dataset), meta)
-    evaluation.save_metrics(res.metrics.assign(approach=PRETRAINED_NAME), dataset, PRETRAINED_NAME)
+    path = save_pretrained(res.net, pretrained_path(dataset, seed), meta)
+    evaluation.save_metrics(res.metrics.assign(approach=PRETRAINED_NAME), dataset, PRETRAINED_NAME, seed)
     return res, path
 
 
@@ -112,7 +112,7 @@ def run_probes(feats: FeatureSet, folds: list[Fold], profile: Profile, seed: int
             res = probe_cv(feats.train, feats.train_windows, feats.eval, feats.eval_windows, folds,
                            f"{prefix}_{kind}", cfg, seed)
         if dataset is not None:
-            evaluation.save_oof(res.oof, dataset)
+            evaluation.save_oof(res.oof, dataset, seed)
         out[kind] = res
     return out
 

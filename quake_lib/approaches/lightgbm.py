@@ -6,6 +6,11 @@ may lie on a denser grid than the evaluation grid (``train_stride``): overlappin
 correlated samples of the same cycles, never windows of a held-out cycle. The fold models are kept
 (text files under ``results/checkpoints/lightgbm/``) for Kaggle submissions; like every training run's,
 they appear only when every fold has finished (:class:`quake_lib.evaluation.StagedRun`).
+
+Arms: ``lightgbm`` fits time_to_failure; ``lightgbm_since_failure`` and ``lightgbm_fraction`` fit the
+Kaggle winners' cycle targets on the same features, folds and seed (:func:`cross_validate`'s
+``targets``), each with its own OOF file and fold models; :func:`predict_ttf` turns any arm's saved
+booster into time_to_failure predictions.
 """
 from __future__ import annotations
 
@@ -15,14 +20,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import evaluation
 from ..atomic import atomic_path, write_text
-from ..data import source
+from ..data import cycle_targets, source
 from ..data.recording import Recording, Windows
 from ..evaluation.folds import Fold
 from ..features.competition import kaggle_features
+
+TARGETS = cycle_targets.TARGETS  # what an arm can fit: time_to_failure and the winners' cycle targets
 
 
 @dataclass(frozen=True)
@@ -58,16 +66,34 @@ class LgbmConfig:
 
 @dataclass
 class LgbmResult:
-    oof: pd.DataFrame          # the OOF frame (common format)
-    importance: pd.DataFrame   # gain importance per feature and fold (long format)
+    oof: pd.DataFrame          # the OOF frame (common format), the rows of every arm (column approach)
+    importance: pd.DataFrame   # gain importance per arm (approach), fold and feature (long format)
     features: pd.DataFrame     # feature table of the evaluation windows
+
+
+def arm_name(approach: str, target: str) -> str:
+    """The arm that fits ``target``: ``lightgbm`` (time_to_failure), ``lightgbm_since_failure``, ..."""
+    return approach if cycle_targets.check_target(target) == cycle_targets.TTF else f"{approach}_{target}"
 
 
 def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None = None, seed: int = 0,
                    windows: Windows | None = None, approach: str = "lightgbm", save: bool = True,
-                   progress: bool = True) -> LgbmResult:
-    """Fit LightGBM on the Kaggle feature set of each fold's training cycles, predict the held-out."""
+                   progress: bool = True, targets=(cycle_targets.TTF,)) -> LgbmResult:
+    """Fit LightGBM on the Kaggle feature set of each fold's training cycles, predict the held-out.
+
+    ``targets`` (of :data:`TARGETS`): one arm per target (:func:`arm_name`), each with its OOF file and
+    fold models, all on the same features (computed once), folds and seed: ``ttf`` (time_to_failure),
+    ``since_failure`` (1st place; time_to_failure = max(mean length - prediction, 0)) and ``fraction``
+    (3rd place; fraction x mean length), the mean length being that of the fold's *training* cycles
+    (:mod:`quake_lib.data.cycle_targets`; saved per fold in ``meta.json`` for :func:`predict_ttf`). The
+    cycle targets' fits leave out the training windows of the partial first cycle (unknown length);
+    every arm predicts every held-out window, and a cycle target's OOF rows keep its raw prediction in
+    ``predicted_<target>``."""
     config = LgbmConfig() if config is None else config
+    targets = tuple(dict.fromkeys(cycle_targets.check_target(t) for t in targets))
+    if not targets:
+        raise ValueError(f"targets must name at least one of {', '.join(TARGETS)} (got none)")
+    arms = {t: evaluation.check_approach(arm_name(approach, t)) for t in targets}
     windows = evaluation.eval_windows(rec) if windows is None else windows
     evaluation.check_folds(folds, windows)
     x_eval = kaggle_features(rec, windows, progress=progress)
@@ -76,32 +102,67 @@ def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None 
     else:
         train_windows = rec.windows(length=windows.length, stride=config.train_stride)
         x_train = kaggle_features(rec, train_windows, progress=progress)
-    parts, imps, seconds, hashes = [], [], [], {}
-    stage = evaluation.StagedRun(rec.name, approach) if save else None
-    with stage if stage is not None else contextlib.nullcontext():
+    lengths = cycle_targets.cycle_lengths(rec)
+    y_train = {t: cycle_targets.target(t, train_windows.targets, lengths[train_windows.cycles]) for t in targets}
+    parts, imps = {t: [] for t in targets}, []
+    seconds, hashes, means = {t: [] for t in targets}, {t: {} for t in targets}, {}
+    with contextlib.ExitStack() as stack:
+        stages = {t: stack.enter_context(evaluation.StagedRun(rec.name, arm, seed=seed))
+                  for t, arm in arms.items()} if save else {}
         for f in folds:
             tr, _ = f.masks(train_windows)
             _, te = f.masks(windows)
             if not tr.any():
                 raise ValueError(f"fold {f.index}: no training window on the train_stride grid")
-            t0 = time.perf_counter()
-            model = config.regressor(seed).fit(x_train[tr], train_windows.targets[tr])
-            seconds.append(time.perf_counter() - t0)
-            if stage is not None:
-                path = save_booster(model.booster_, stage.checkpoints, f.index)
-                hashes[path.name] = source.file_hash(path)
-            pred = model.predict(x_eval[te])
-            parts.append(evaluation.oof_frame(approach, f.index, windows.subset(te), pred))
-            imps.append(pd.DataFrame({"fold": f.index, "feature": x_train.columns,
-                                      "gain": model.booster_.feature_importance("gain")}))
-        oof = pd.concat(parts, ignore_index=True)
-        if stage is not None:
-            meta = {"approach": approach, "dataset": rec.name, "seed": seed, "window_length": windows.length,
-                    "features": list(x_train.columns), "fold_seconds": seconds, "config": asdict(config),
-                    "file_hashes": hashes}
+            if targets != (cycle_targets.TTF,):  # the training cycles' only: a held-out length is unknowable
+                means[f.index] = cycle_targets.mean_length(lengths[f.train_cycles])
+            for t in targets:
+                rows = tr if t == cycle_targets.TTF else tr & ~np.isnan(y_train[t])
+                t0 = time.perf_counter()
+                model = config.regressor(seed).fit(x_train[rows], y_train[t][rows])
+                seconds[t].append(time.perf_counter() - t0)
+                if t in stages:
+                    path = save_booster(model.booster_, stages[t].checkpoints, f.index)
+                    hashes[t][path.name] = source.file_hash(path)
+                raw = model.predict(x_eval[te])
+                oof = evaluation.oof_frame(arms[t], f.index, windows.subset(te),
+                                           cycle_targets.to_ttf(t, raw, means.get(f.index)))
+                if t != cycle_targets.TTF:
+                    oof[cycle_targets.prediction_column(t)] = raw
+                parts[t].append(oof)
+                imps.append(pd.DataFrame({"approach": arms[t], "fold": f.index, "feature": x_train.columns,
+                                          "gain": model.booster_.feature_importance("gain")}))
+        oofs = {t: pd.concat(parts[t], ignore_index=True) for t in targets}
+        for t, stage in stages.items():
+            meta = {"approach": arms[t], "target": t, "dataset": rec.name, "seed": seed,
+                    "window_length": windows.length, "features": list(x_train.columns),
+                    "fold_seconds": seconds[t], "config": asdict(config), "file_hashes": hashes[t]}
+            if t != cycle_targets.TTF:  # what turns a test segment's prediction into time_to_failure
+                meta["mean_train_length_s"] = {str(k): v for k, v in means.items()}
             write_text(stage.checkpoints / "meta.json", json.dumps(meta, indent=1))
-            stage.commit(oof)
-    return LgbmResult(oof, pd.concat(imps, ignore_index=True), x_eval)
+            stage.commit(oofs[t])
+    return LgbmResult(pd.concat(oofs.values(), ignore_index=True), pd.concat(imps, ignore_index=True), x_eval)
+
+
+def predict_ttf(booster, x, meta: dict, fold: int) -> np.ndarray:
+    """time_to_failure of the rows ``x`` (features named as in ``meta['features']``) from the saved
+    booster of fold ``fold`` of an arm whose ``checkpoints/<arm>/meta.json`` is ``meta``: the booster's
+    prediction for a ``ttf`` arm (and for a meta older than the cycle targets); for a cycle target's
+    arm that prediction turned into time_to_failure with the fold's mean training-cycle length saved
+    at training (:func:`quake_lib.data.cycle_targets.to_ttf`). A submission must go through here: a
+    ``lightgbm_since_failure`` booster predicts seconds since the last failure, not to the next one."""
+    target = meta.get("target", cycle_targets.TTF)
+    if target not in TARGETS:
+        raise ValueError(f"meta.json: target {target!r} is not known (expected one of {', '.join(TARGETS)}); "
+                         "train lightgbm again")
+    raw = np.asarray(booster.predict(x), dtype=np.float64)
+    if target == cycle_targets.TTF:
+        return raw
+    means = meta.get("mean_train_length_s")
+    if not isinstance(means, dict) or str(fold) not in means:
+        raise ValueError(f"meta.json of arm {meta.get('approach')!r}: no mean_train_length_s for fold {fold}, "
+                         f"which turns its {target} predictions into time_to_failure; train lightgbm again")
+    return cycle_targets.to_ttf(target, raw, float(means[str(fold)]))
 
 
 def save_booster(booster, directory: Path, fold: int) -> Path:
@@ -150,8 +211,12 @@ def load_booster(path: Path, expected_hash: str | None = None):
 
 
 
-def top_features(importance: pd.DataFrame, k: int = 15) -> pd.DataFrame:
-    """Mean share of total gain per feature across folds, the ``k`` largest."""
+def top_features(importance: pd.DataFrame, k: int = 15, approach: str | None = None) -> pd.DataFrame:
+    """Mean share of total gain per feature across folds, the ``k`` largest, of the arm ``approach``
+    (default: the first arm of the table, ``lightgbm`` when it was fitted)."""
+    if "approach" in importance.columns:
+        approach = importance["approach"].iloc[0] if approach is None else approach
+        importance = importance[importance["approach"] == approach]
     share = importance.assign(share=importance["gain"] / importance.groupby("fold")["gain"].transform("sum"))
     return (share.groupby("feature")["share"].agg(["mean", "std"]).sort_values("mean", ascending=False)
             .head(k))

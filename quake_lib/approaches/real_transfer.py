@@ -24,6 +24,7 @@ import pandas as pd
 
 from .. import evaluation
 from ..constants import SEGMENT_LENGTH
+from ..data import cycle_targets
 from ..data.lanl_stats import COLUMNS, cycle_lengths, straddling
 from ..data.recording import Recording, Windows
 from ..evaluation.compare import TTF_EDGES, error_by_ttf
@@ -184,18 +185,21 @@ def target_tricks(stats: pd.DataFrame, sizes: RealSizes, seed: int = 0) -> Targe
     length = lengths["length_s"]
     row_len = length.reindex(w.cycles).to_numpy()
     y, x = w.targets, d[FEATURES]
-    targets = {"real_lgbm_plain": y, "real_lgbm_fraction": y / row_len, "real_lgbm_since_failure": row_len - y}
+    # arm -> its cycle target (:mod:`quake_lib.data.cycle_targets`: the one definition of the tricks)
+    kinds = {"real_lgbm_plain": cycle_targets.TTF, "real_lgbm_fraction": "fraction",
+             "real_lgbm_since_failure": "since_failure"}
+    targets = {name: cycle_targets.target(kind, y, row_len) for name, kind in kinds.items()}
     parts, fold_rows = [], []
     for f in real_folds(w.cycles):
         tr, te = f.masks(w)
         held = w.subset(te)
         # from the training cycles only: the held-out cycle's length never enters the reachable arms
-        mean_len = float(length.loc[f.train_cycles].mean())
+        mean_len = cycle_targets.mean_length(length.loc[f.train_cycles])
         pred = {name: _model(sizes, seed).fit(x[tr], t[tr]).predict(x[te]) for name, t in targets.items()}
-        fraction = pred["real_lgbm_fraction"]
-        out = {"real_lgbm_plain": pred["real_lgbm_plain"], "real_lgbm_fraction": fraction * mean_len,
-               "real_lgbm_since_failure": np.maximum(mean_len - pred["real_lgbm_since_failure"], 0.0),
-               "real_lgbm_fraction_oracle": fraction * row_len[te]}
+        out = {name: cycle_targets.to_ttf(kinds[name], p, mean_len) for name, p in pred.items()}
+        # the oracle: the same conversion with each held-out row's own (true) cycle length
+        out["real_lgbm_fraction_oracle"] = cycle_targets.to_ttf("fraction", pred["real_lgbm_fraction"],
+                                                                row_len[te])
         parts += [evaluation.oof_frame(name, f.index, held, out[name]) for name in TRICKS]
         fold_rows += [{"fold": f.index, "cycle": int(c), "length_s": float(length.loc[c]),
                        "mean_train_length_s": mean_len} for c in f.test_cycles]

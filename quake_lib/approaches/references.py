@@ -19,9 +19,9 @@ def reference_oofs(rec: Recording, folds: list[Fold], seed: int = 0,
     held = {f.index: set(f.test_cycles.tolist()) for f in folds}
 
     def saved(name):  # a saved file of another run counts only if it holds out the same cycles
-        if not evaluation.oof_path(rec.name, name).exists():
+        if not evaluation.oof_path(rec.name, name, seed).exists():
             return None
-        df = evaluation.load_oof(rec.name, name)
+        df = evaluation.load_oof(rec.name, name, seed)
         same = all(set(g["cycle"].unique().tolist()) <= held.get(k, set()) for k, g in df.groupby("fold"))
         return df if same else None
 

@@ -2,10 +2,10 @@
 comparison, the command line's help) asks this registry for names; nothing else keeps a list of them.
 
 An *approach* is a way to predict (a chapter of the report); its *arms* are the results it saves for
-the main comparison (``oof_<arm>.csv``): e.g. approach 1's three heads. Study arms that are not
-competitors (chapter 4's ``spec_study_*``, chapter 5's random-encoder controls) are not listed; the
-comparison shows them as "other results". Adding an approach: one module in this package, one entry
-here, one notebook.
+the main comparison (``oof_<arm>.csv``): e.g. approach 1's heads, LightGBM's three targets. Study arms
+that are not competitors (chapter 4's ``spec_study_*``, chapter 5's random-encoder controls) are not
+listed; the comparison shows them as "other results". Adding an approach: one module in this package,
+one entry here, one notebook.
 """
 from __future__ import annotations
 
@@ -31,9 +31,11 @@ class Approach:
 
 APPROACHES: dict[str, Approach] = {a.name: a for a in (
     Approach("constant", 3, "constant (median of the training windows)", "baseline", ("constant",), "constant"),
-    Approach("lightgbm", 3, "LightGBM on Kaggle features", "baseline", ("lightgbm",), "lightgbm"),
+    # the winners' targets (time since failure, cycle fraction) on the same features and folds
+    Approach("lightgbm", 3, "LightGBM on Kaggle features", "baseline",
+             ("lightgbm", "lightgbm_since_failure", "lightgbm_fraction"), "lightgbm"),
     Approach("wave_cnn", 3, "1D CNN (WaveNet-style) on the raw waveform", "network",
-             ("wave_cnn_regression", "wave_cnn_binned", "wave_cnn_binned_soft"), "wave_cnn_binned",
+             ("wave_cnn_regression", "wave_cnn_binned", "wave_cnn_binned_soft", "wave_cnn_aux"), "wave_cnn_binned",
              model="wave_cnn", readout="median"),
     Approach("spec_resnet", 4, "ResNet-18 on spectrograms", "network", ("spec_resnet_binned",),
              "spec_resnet_binned", model="spec_resnet", readout="median"),
@@ -41,6 +43,12 @@ APPROACHES: dict[str, Approach] = {a.name: a for a in (
              ("cpc_probe_linear", "cpc_probe_mlp", "cpc_finetune", "cpc_scratch"), "cpc_finetune",
              model="cpc", readout="median"),
 )}
+
+
+# Arms that change one thing of another arm of the same approach: the Kaggle winners' targets (time since
+# failure, cycle fraction; chapter 6 pairs each with the arm it changes, same features or body).
+VARIANT_OF = {"lightgbm_since_failure": "lightgbm", "lightgbm_fraction": "lightgbm",
+              "wave_cnn_aux": "wave_cnn_regression"}
 
 
 def get(name: str) -> Approach:
@@ -55,8 +63,9 @@ def names(kind: str | None = None) -> tuple[str, ...]:
 
 
 def baselines() -> tuple[str, ...]:
-    """The arms every approach is measured against: ``constant`` and ``lightgbm``."""
-    return tuple(arm for a in APPROACHES.values() if a.kind == "baseline" for arm in a.arms)
+    """The arms every approach is measured against: the main arm of each baseline approach,
+    ``constant`` and ``lightgbm`` (not LightGBM's other arms: they are competitors like any other)."""
+    return tuple(a.main_arm for a in APPROACHES.values() if a.kind == "baseline")
 
 
 def arms(before_chapter: int | None = None) -> tuple[str, ...]:

@@ -1,10 +1,13 @@
 """Approach 1, a WaveNet-style dilated 1D CNN on the raw waveform (chapter 3), and its head study.
 
 The network is :class:`quake_lib.models.wavenet.WaveNet`; training is :func:`quake_lib.train.cross_validate`
-on the fixed folds. The head study trains the same body three ways and saves each as an arm of the
+on the fixed folds. The head study trains the same body four ways and saves each as an arm of the
 comparison: ``wave_cnn_regression`` (one output, L1), ``wave_cnn_binned`` (16 bins, cross-entropy: the
-2019 study's trick against collapsing regression heads; main arm, median readout) and
-``wave_cnn_binned_soft`` (the same bins with Gaussian soft labels of ``label_sigma`` seconds).
+2019 study's trick against collapsing regression heads; main arm, median readout),
+``wave_cnn_binned_soft`` (the same bins with Gaussian soft labels of ``label_sigma`` seconds) and
+``wave_cnn_aux`` (the regression head plus the Kaggle winners' auxiliary target, the time since the last
+failure, :class:`quake_lib.train.heads.AuxHead`; its ``prediction`` stays the regression value, the OOF
+file adds ``prediction_from_since_failure`` and ``predicted_since_failure``).
 """
 from __future__ import annotations
 
@@ -14,10 +17,14 @@ from .. import models, profiles, train
 from ..constants import SAMPLE_RATE_HZ
 from ..data.recording import Recording, Windows
 from ..evaluation.folds import Fold
+from ..train.heads import AuxHead
 from ..train.lr_finder import LrFindResult
 from . import registry
 
 APPROACH = registry.get("wave_cnn")
+# weight of the auxiliary L1 term (seconds since failure) beside the L1 on time_to_failure (seconds):
+# both in seconds, so 1 weighs them alike; no tuning, which would need the held-out cycles
+AUX_WEIGHT = 1.0
 
 
 def factory(**overrides):
@@ -36,7 +43,8 @@ def describe(n_outputs: int = 16) -> str:
 def heads(label_sigma: float) -> dict:
     """The head study's arms: arm suffix -> head (a name, or a head module for the soft labels)."""
     return {"regression": "regression", "binned": "binned",
-            "binned_soft": train.BinnedHead(label_sigma=label_sigma)}
+            "binned_soft": train.BinnedHead(label_sigma=label_sigma),
+            "aux": AuxHead("regression", aux="since_failure", weight=AUX_WEIGHT)}
 
 
 def cross_validate(rec: Recording, folds: list[Fold], profile: profiles.Profile, seed: int, head="binned",

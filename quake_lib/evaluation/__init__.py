@@ -4,8 +4,10 @@
 - :mod:`.oof`: the out-of-fold predictions' file format and where results live;
 - :mod:`.staging`: a training run's results appear whole, once every fold finished, or not at all;
 - :mod:`.scores`: MAE per fold, mean, spread across folds, pooled; the collapse check;
-- :mod:`.compare`: chapter 6, every approach side by side from the saved results.
+- :mod:`.compare`: chapter 6, every approach side by side from the saved results;
+- :mod:`.intervals`: central 80% prediction intervals (native or conformal) and their coverage.
 """
+from . import intervals
 from .folds import (
                     EVAL_STRIDE,
                     FOLD_SEED,
@@ -37,5 +39,5 @@ from .staging import StagedRun
 
 __all__ = ["EVAL_STRIDE", "FOLD_SEED", "N_FOLDS", "OOF_COLUMNS", "READOUT_PREFIX", "WINDOW", "Fold", "StagedRun",
            "check_approach", "check_folds", "checkpoint_dir", "cycle_folds", "eval_windows", "expand_readouts",
-           "fold_mae", "fold_table", "load_all", "load_metrics", "load_oof", "make_folds", "mae_table",
+           "fold_mae", "fold_table", "intervals", "load_all", "load_metrics", "load_oof", "make_folds", "mae_table",
            "metrics_path", "oof_frame", "oof_path", "save_metrics", "save_oof", "spread_table"]

@@ -49,9 +49,9 @@ class Inventory:
                 f"other results, left out ({len(self.others)}): {', '.join(self.others) or '-'}")
 
 
-def inventory(dataset: str, main=None) -> Inventory:
+def inventory(dataset: str, main=None, seed: int = 0) -> Inventory:
     main = registry.arms() if main is None else main
-    directory = paths.results_dir(dataset)
+    directory = paths.results_dir(dataset, seed)
     found = sorted(p.stem[len("oof_"):] for p in directory.glob("oof_*.csv")) if directory.exists() else []
     present = [a for a in main if a in found]
     missing = [a for a in main if a not in found]
@@ -59,14 +59,16 @@ def inventory(dataset: str, main=None) -> Inventory:
     return Inventory(present, missing, others)
 
 
-def load_main(dataset: str, approaches) -> pd.DataFrame:
-    """The OOF rows (common columns; ``prediction`` = each approach's default readout) of ``approaches``,
-    after checking that they all predict the same windows with the same folds."""
+def load_main(dataset: str, approaches, seed: int = 0, keep=()) -> pd.DataFrame:
+    """The OOF rows (common columns; ``prediction`` = each approach's default readout) of ``approaches``
+    trained with ``seed``, after checking that they all predict the same windows with the same folds.
+    ``keep``: further columns to keep where an approach has them (NaN elsewhere)."""
     approaches = list(approaches)
     if not approaches:
-        raise FileNotFoundError(f"no OOF predictions of any approach under {paths.results_dir(dataset)}: "
+        raise FileNotFoundError(f"no OOF predictions of any approach under {paths.results_dir(dataset, seed)}: "
                                 "run chapters 3-5 (or `python -m quake_lib train --approach ...`) first")
-    df = pd.concat([load_oof(dataset, a)[list(OOF_COLUMNS)] for a in approaches],
+    frames = [load_oof(dataset, a, seed) for a in approaches]
+    df = pd.concat([f[list(OOF_COLUMNS) + [c for c in keep if c in f.columns]] for f in frames],
                    ignore_index=True)
     check_same_windows(df)
     return df
@@ -116,8 +118,8 @@ def ensembles(df: pd.DataFrame, top_k: int = 3, exclude=("constant",)) -> pd.Dat
     return pd.concat(parts, ignore_index=True)
 
 
-def save_ensembles(oof: pd.DataFrame, dataset: str) -> list:
-    return save_oof(oof, dataset)
+def save_ensembles(oof: pd.DataFrame, dataset: str, seed: int = 0) -> list:
+    return save_oof(oof, dataset, seed)
 
 
 def score_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -144,11 +146,16 @@ def paired(df: pd.DataFrame, reference: str = "lightgbm") -> pd.DataFrame:
     return out.sort_values("mean_diff")
 
 
+def ttf_bins(target, edges=TTF_EDGES) -> pd.Categorical:
+    """The time_to_failure bin of each target, labelled ``lo-hi`` (seconds)."""
+    labels = [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:])]
+    return pd.cut(target, bins=list(edges), labels=labels, include_lowest=True)
+
+
 def error_by_ttf(df: pd.DataFrame, edges=TTF_EDGES) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """MAE and mean signed error (prediction - target) per approach (rows) and time_to_failure bin
     (columns), and the number of windows per bin. Empty bins are dropped."""
-    labels = [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:])]
-    b = pd.cut(df["target"], bins=list(edges), labels=labels, include_lowest=True)
+    b = ttf_bins(df["target"], edges)
     d = df.assign(ttf_bin=b, err=df["prediction"] - df["target"])
     d = d.dropna(subset=["ttf_bin"])
     g = d.groupby(["approach", "ttf_bin"], observed=True)["err"]
@@ -159,15 +166,15 @@ def error_by_ttf(df: pd.DataFrame, edges=TTF_EDGES) -> tuple[pd.DataFrame, pd.Da
     return mae.loc[order], bias.loc[order], counts
 
 
-def _net_meta(dataset: str, approach: str) -> dict:
-    path = checkpoint_dir(dataset, approach) / "fold_0.pt"
+def _net_meta(dataset: str, approach: str, seed: int = 0) -> dict:
+    path = checkpoint_dir(dataset, approach, seed) / "fold_0.pt"
     if not path.exists():
         return {}
     import torch
     return torch.load(path, map_location="cpu", weights_only=True).get("meta", {})
 
 
-def cost_table(dataset: str, approaches) -> pd.DataFrame:
+def cost_table(dataset: str, approaches, seed: int = 0) -> pd.DataFrame:
     """Per approach, as its training runs logged it: training seconds summed over folds (training
     batches, and with the per-epoch held-out diagnostics), epochs, mean training throughput (windows/s)
     and parameter count (from the fold checkpoints' meta). LightGBM: its fit seconds over folds.
@@ -176,17 +183,17 @@ def cost_table(dataset: str, approaches) -> pd.DataFrame:
     for a in approaches:
         row = {"approach": a, "train_s": np.nan, "train_and_eval_s": np.nan, "epochs": np.nan,
                "windows_per_s": np.nan, "n_parameters": np.nan}
-        if metrics_path(dataset, a).exists():
-            m = load_metrics(dataset, a)
+        if metrics_path(dataset, a, seed).exists():
+            m = load_metrics(dataset, a, seed)
             row["train_s"] = m["train_seconds"].sum() if "train_seconds" in m else np.nan
             row["train_and_eval_s"] = m["epoch_seconds"].sum() if "epoch_seconds" in m else np.nan
             row["epochs"] = m.groupby("fold")["epoch"].max().mean() + 1 if len(m) else np.nan
             if "train_windows_per_s" in m:
                 row["windows_per_s"] = m["train_windows_per_s"].mean()
-        lgb_meta = checkpoint_dir(dataset, a) / "meta.json"
+        lgb_meta = checkpoint_dir(dataset, a, seed) / "meta.json"
         if lgb_meta.exists():
             row["train_s"] = float(sum(json.loads(lgb_meta.read_text()).get("fold_seconds", [np.nan])))
-        row["n_parameters"] = _net_meta(dataset, a).get("n_parameters", np.nan)
+        row["n_parameters"] = _net_meta(dataset, a, seed).get("n_parameters", np.nan)
         rows.append(row)
     return pd.DataFrame(rows).set_index("approach")
 

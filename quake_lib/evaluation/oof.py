@@ -1,6 +1,7 @@
 """One file format for every approach's out-of-fold (OOF) predictions, and where results live.
 
-- OOF predictions: one CSV per approach, ``data/<dataset>/results/oof_<approach>.csv``, with columns
+- OOF predictions: one CSV per approach, ``data/<dataset>/results/oof_<approach>.csv`` (seed 0; seed
+  ``s`` under ``results/seed_<s>/``, see :func:`quake_lib.paths.results_dir`), with columns
   :data:`OOF_COLUMNS` and, optionally, ``prediction_<readout>`` columns for the other readouts of the
   same model (e.g. the argmax / expectation / median of a binned head). Files are written atomically
   so that a crash never leaves a half file that :func:`load_all` would read.
@@ -17,6 +18,12 @@ from ..data.recording import Windows
 
 OOF_COLUMNS = ("approach", "fold", "cycle", "start", "target", "prediction")
 READOUT_PREFIX = "prediction_"
+# Central prediction intervals (quake_lib.evaluation.intervals): their level, and every name follows from it
+LEVEL = 0.8
+QUANTILES = (round(0.5 - LEVEL / 2, 6), round(0.5 + LEVEL / 2, 6))        # (0.1, 0.9)
+QUANTILE_READOUTS = tuple(f"q{round(100 * q):d}" for q in QUANTILES)      # ("q10", "q90"): binned heads' readouts
+QUANTILE_COLUMNS = tuple(READOUT_PREFIX + r for r in QUANTILE_READOUTS)   # their OOF columns (bounds, not
+                                                                          # point predictions)
 
 
 def check_approach(approach: str) -> str:
@@ -42,60 +49,60 @@ def oof_frame(approach: str, fold: int, windows: Windows, predictions, **readout
     return df
 
 
-def oof_path(dataset: str, approach: str):
-    return paths.results_dir(dataset) / f"oof_{check_approach(approach)}.csv"
+def oof_path(dataset: str, approach: str, seed: int = 0):
+    return paths.results_dir(dataset, seed) / f"oof_{check_approach(approach)}.csv"
 
 
-def checkpoint_dir(dataset: str, approach: str):
+def checkpoint_dir(dataset: str, approach: str, seed: int = 0):
     """Where an approach keeps its fold models (``results/checkpoints/<approach>/``): the nets'
     ``fold_<k>.pt``, LightGBM's ``fold_<k>.txt``; ``quake_lib submit`` predicts with them."""
-    return paths.results_dir(dataset) / "checkpoints" / check_approach(approach)
+    return paths.results_dir(dataset, seed) / "checkpoints" / check_approach(approach)
 
 
-def metrics_path(dataset: str, approach: str):
-    return paths.results_dir(dataset) / f"metrics_{check_approach(approach)}.csv"
+def metrics_path(dataset: str, approach: str, seed: int = 0):
+    return paths.results_dir(dataset, seed) / f"metrics_{check_approach(approach)}.csv"
 
 
-def save_oof(df: pd.DataFrame, dataset: str) -> list:
+def save_oof(df: pd.DataFrame, dataset: str, seed: int = 0) -> list:
     """Write OOF rows (one file per approach found in ``df``), atomically; return the paths."""
     missing = [c for c in OOF_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"OOF frame lacks columns {missing}; expected at least {list(OOF_COLUMNS)}")
     out = []
     for approach, part in df.groupby("approach", sort=False):
-        path = oof_path(dataset, approach)
+        path = oof_path(dataset, approach, seed)
         write_csv(part.sort_values(["fold", "start"], ignore_index=True), path, float_format="%.6g")
         out.append(path)
     return out
 
 
-def save_metrics(df: pd.DataFrame, dataset: str, approach: str):
+def save_metrics(df: pd.DataFrame, dataset: str, approach: str, seed: int = 0):
     """Write a per-epoch metrics table (one row per fold and epoch) beside the OOF file."""
-    path = metrics_path(dataset, approach)
+    path = metrics_path(dataset, approach, seed)
     write_csv(df, path, float_format="%.6g")
     return path
 
 
-def load_oof(dataset: str, approach: str) -> pd.DataFrame:
-    path = oof_path(dataset, approach)
+def load_oof(dataset: str, approach: str, seed: int = 0) -> pd.DataFrame:
+    path = oof_path(dataset, approach, seed)
     if not path.exists():
         raise FileNotFoundError(f"no OOF predictions for approach {approach!r} at {path}; run it first")
     return pd.read_csv(path)
 
 
-def load_metrics(dataset: str, approach: str) -> pd.DataFrame:
-    path = metrics_path(dataset, approach)
+def load_metrics(dataset: str, approach: str, seed: int = 0) -> pd.DataFrame:
+    path = metrics_path(dataset, approach, seed)
     if not path.exists():
         raise FileNotFoundError(f"no metrics table for approach {approach!r} at {path}; run it first")
     return pd.read_csv(path)
 
 
-def load_all(dataset: str, approaches=None) -> pd.DataFrame:
+def load_all(dataset: str, approaches=None, seed: int = 0) -> pd.DataFrame:
     """Every approach's OOF predictions of ``dataset`` in one frame (or only ``approaches``)."""
-    directory = paths.results_dir(dataset)
+    directory = paths.results_dir(dataset, seed)
     files = sorted(directory.glob("oof_*.csv")) if directory.exists() else []
     if approaches is not None:
-        files = [oof_path(dataset, a) for a in approaches]
+        files = [oof_path(dataset, a, seed) for a in approaches]
     if not files:
         raise FileNotFoundError(f"no OOF predictions under {directory}; run an approach first")
     return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)

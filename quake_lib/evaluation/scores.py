@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .oof import OOF_COLUMNS, READOUT_PREFIX
+from .oof import OOF_COLUMNS, QUANTILE_COLUMNS, READOUT_PREFIX
 
 
 def expand_readouts(df: pd.DataFrame) -> pd.DataFrame:
@@ -16,7 +16,8 @@ def expand_readouts(df: pd.DataFrame) -> pd.DataFrame:
     df = df.reset_index(drop=True)  # rows are renamed by index label: frames concatenated without
     main = df[list(OOF_COLUMNS)].copy()  # ignore_index repeat labels
     parts = []
-    for col in [c for c in df.columns if c.startswith(READOUT_PREFIX)]:
+    # interval bounds (QUANTILE_COLUMNS) are readouts of a head but not point predictions: not scored
+    for col in [c for c in df.columns if c.startswith(READOUT_PREFIX) and c not in QUANTILE_COLUMNS]:
         name = col[len(READOUT_PREFIX):]
         for approach, part in df[df[col].notna()].groupby("approach", sort=False):
             if np.allclose(part[col], part["prediction"]):

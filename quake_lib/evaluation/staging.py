@@ -28,10 +28,10 @@ from .oof import check_approach, checkpoint_dir, save_metrics, save_oof
 class StagedRun:
     """Where one training run of ``approach`` on ``dataset`` keeps its fold models until it commits."""
 
-    def __init__(self, dataset: str, approach: str):
-        self.dataset = dataset
+    def __init__(self, dataset: str, approach: str, seed: int = 0):
+        self.dataset, self.seed = dataset, seed
         self.approach = check_approach(approach)
-        self.target = checkpoint_dir(dataset, approach)               # where the models end up
+        self.target = checkpoint_dir(dataset, approach, seed)               # where the models end up
         self.checkpoints = atomic.hidden_sibling(self.target, "partial")  # where the run writes them
         self.committed = False
 
@@ -58,9 +58,9 @@ class StagedRun:
             else:
                 self.checkpoints.rmdir()
             if oof is not None:
-                save_oof(oof, self.dataset)
+                save_oof(oof, self.dataset, self.seed)
             if metrics is not None:
-                save_metrics(metrics, self.dataset, self.approach)
+                save_metrics(metrics, self.dataset, self.approach, self.seed)
         self.committed = True
 
     def __exit__(self, *exc) -> bool:

@@ -11,22 +11,29 @@ from .style import BASELINE_STYLE
 
 
 def mae_bars(table: pd.DataFrame):
-    """Mean MAE across folds (bar) with the sd across folds (error bar) and each fold's MAE (dots);
-    the baselines' means as horizontal lines. ``table``: :func:`quake_lib.evaluation.compare.score_table`."""
-    folds = [c for c in table.columns if c.startswith("fold_")]
+    """Mean MAE (bar) with the sd across folds (error bar) and dots; the baselines' means as horizontal
+    lines. ``table``: :func:`quake_lib.evaluation.seeds.seed_table` (dots: each seed's MAE) or
+    :func:`quake_lib.evaluation.compare.score_table` (one seed; dots: each fold's MAE)."""
+    by_seed = "seed_sd" in table.columns
+    dots = [c for c in table.columns if c.startswith("seed_" if by_seed else "fold_") and c != "seed_sd"]
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(table) + 2), 3.8))
     x = np.arange(len(table))
     colors = ["0.55" if a in baselines() else ("C2" if a.startswith("ensemble") else "C0") for a in table.index]
-    ax.bar(x, table["mean"], yerr=table["std"], color=colors, alpha=0.8, capsize=4, width=0.65)
+    ax.bar(x, table["mean"], yerr=table["fold_sd" if by_seed else "std"], color=colors, alpha=0.8, capsize=4,
+           width=0.65)
     for i, (_, r) in enumerate(table.iterrows()):
-        ax.plot(np.full(len(folds), i) + np.linspace(-0.18, 0.18, len(folds)), r[folds].to_numpy(float),
+        ax.plot(np.full(len(dots), i) + np.linspace(-0.18, 0.18, len(dots)), r[dots].to_numpy(float),
                 "o", color="k", ms=3, alpha=0.6)
     for base in baselines():
         if base in table.index:
             ax.axhline(table.loc[base, "mean"], lw=1, label=f"{base} (mean)", **BASELINE_STYLE[base])
     ax.set_xticks(x, table.index, rotation=30, ha="right")
     ax.set_ylabel("MAE (s), held-out cycles")
-    ax.set_title(f"mean over {len(folds)} leave-cycles-out folds; bar: +- sd across folds; dots: each fold")
+    if by_seed:
+        ax.set_title(f"mean over {len(dots)} training seeds x the leave-cycles-out folds; bar: +- sd across folds; "
+                     "dots: each seed", fontsize=9)
+    else:
+        ax.set_title(f"mean over {len(dots)} leave-cycles-out folds; bar: +- sd across folds; dots: each fold")
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig

@@ -24,6 +24,7 @@ from papermill.engines import NBClientEngine, papermill_engines
 from traitlets.config import Config
 
 from .. import paths, profiles, progress
+from ..approaches import registry
 from ..atomic import atomic_path
 from ..data import datasets
 from . import site
@@ -143,7 +144,7 @@ KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 def execute(src: Path, dst: Path, parameters: dict, kernel: str = "python3",
-            show_progress: bool | None = None) -> float:
+            show_progress: bool | None = None, label: str | None = None) -> float:
     """Run one notebook with papermill; write it to ``dst`` (atomically).
 
     ``show_progress`` (default: unless ``QUAKE_NO_PROGRESS`` is set): cells done / total, elapsed
@@ -157,7 +158,7 @@ def execute(src: Path, dst: Path, parameters: dict, kernel: str = "python3",
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     papermill_engines.register(ENGINE, FollowingEngine)
     show = progress.mode() == "bar" if show_progress is None else show_progress
-    with _kernel_progress(show, src.stem) as progress_bar:
+    with _kernel_progress(show, label or src.stem) as progress_bar:
         nb = pm.execute_notebook(nb, None, parameters=changed, kernel_name=kernel, engine_name=ENGINE,
                                  cwd=str(src.parent), progress_bar=progress_bar, log_output=False,
                                  config=kernel_config(), extra_arguments=KERNEL_ARGS)
@@ -167,14 +168,46 @@ def execute(src: Path, dst: Path, parameters: dict, kernel: str = "python3",
     return time.perf_counter() - t0
 
 
+def trained_chapters() -> set[int]:
+    """The chapters that train an approach (the registry's), run once per seed by ``--seeds``."""
+    return {a.chapter for a in registry.APPROACHES.values()}
+
+
+def chapter_number(path: Path) -> int:
+    return int(Path(path).name.split("_", 1)[0])
+
+
+# What a notebook of a trained chapter skips for every seed but the first: its design studies (chapter 3's
+# learning-rate range test, chapter 4's front-end study, chapter 5's 2019 experiments and random-encoder
+# controls). They are not part of the comparison, and skipping them keeps three seeds within an hour.
+STUDIES = "studies"
+SEEDS = "seeds"
+
+
+def check_seeds(seeds) -> list[int]:
+    seeds = list(seeds)
+    if not seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seeds):
+        raise ValueError(f"seeds must be non-negative integers (got {seeds!r})")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct (got {seeds!r})")
+    return seeds
+
+
 def execute_all(dataset: str = "synthetic", profile: str = "default", seed: int = 0, only=None,
                 output_dir: Path | None = None, html_dir: Path | None = paths.REPORTS_DIR,
-                extra: dict | None = None, log=print) -> dict[str, float]:
-    """Execute every numbered notebook in order; return seconds per notebook.
+                extra: dict | None = None, log=print, seeds=None) -> dict[str, float]:
+    """Execute every numbered notebook in order; return seconds per notebook run.
+
+    ``seeds`` (e.g. ``[0, 1, 2]``; default ``[seed]``): the chapters that train (:func:`trained_chapters`)
+    run once per seed, each seed's results kept apart (:func:`quake_lib.paths.results_dir`); the other
+    chapters run once, with the first seed, and a notebook that declares ``seeds`` (chapter 6) reads them
+    all. The first seed's executed notebooks replace those of ``notebooks/`` (or go to ``output_dir``);
+    another seed's go beside its results, ``data/<dataset>/results/seed_<s>/notebooks/``, and skip their
+    design studies (``studies=False``).
 
     Everything is checked before the first kernel starts (a kernel takes seconds to start and a
     failure inside it is a page of traceback): the dataset exists or is a synthetic preset, the
-    profile is known, the seed is an integer, every parameter is declared by every notebook run."""
+    profile is known, the seeds are integers, every parameter is declared by every notebook run."""
     params = {"dataset": dataset, "profile": profile, "seed": seed, **(extra or {})}
     dataset, profile, seed = params["dataset"], params["profile"], params["seed"]  # -p may set them too
     for what, name in (("dataset", dataset), ("profile", profile)):
@@ -184,26 +217,41 @@ def execute_all(dataset: str = "synthetic", profile: str = "default", seed: int 
     profiles.get(profile)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an integer (got {seed!r})")
+    seeds = check_seeds([seed] if seeds is None else seeds)
     notebooks = numbered_notebooks()
     if only:
         notebooks = [p for p in notebooks if any(p.name.startswith(o) for o in only)]
         if not notebooks:
             raise ValueError(f"no numbered notebook matches {only}")
-    for nb in notebooks:  # fail on a misspelled parameter before running anything
-        check_parameters(nb, params)
-    times = {}
+    trained = trained_chapters()
+    runs = []  # (notebook, seed, destination, parameters), in the order they run
     for nb in notebooks:
-        dst = (output_dir or nb.parent) / nb.name
+        declared = declared_parameters(nb)
+        for k, s in enumerate(seeds if chapter_number(nb) in trained else seeds[:1]):
+            p = {**params, "seed": s}
+            if SEEDS in declared:
+                p[SEEDS] = seeds
+            if k > 0:
+                p[STUDIES] = False
+                dst = paths.results_dir(dataset, s) / "notebooks" / nb.name
+            else:
+                dst = (output_dir or nb.parent) / nb.name
+            check_parameters(nb, p)  # fail on a misspelled parameter before running anything
+            runs.append((nb, s, dst, p))
+    times = {}
+    for nb, s, dst, p in runs:
         why = missing_material(nb)
         if why is not None:  # the committed notebook stays as it is
             log(f"skipping {nb.name}: {why}", flush=True)
             continue
-        log(f"running {nb.name} (dataset={dataset}, profile={profile}, seed={seed}) ...", flush=True)
-        times[nb.name] = execute(nb, dst, params)
-        log(f"  done in {times[nb.name]:.0f} s -> {_shown(dst)}", flush=True)
-    log(f"all {len(times)} notebooks in {sum(times.values()):.0f} s")
+        key = nb.name if s == seeds[0] else f"{nb.name} (seed {s})"
+        log(f"running {nb.name} (dataset={dataset}, profile={profile}, seed={s}) ...", flush=True)
+        times[key] = execute(nb, dst, p, label=nb.stem if s == seeds[0] else f"{nb.stem} seed {s}")
+        log(f"  done in {times[key]:.0f} s -> {_shown(dst)}", flush=True)
+    log(f"all {len(times)} notebook runs in {sum(times.values()):.0f} s")
     if html_dir is not None:
-        index = site.build(output_dir or paths.NOTEBOOKS_DIR, html_dir, chapters=[nb.name for nb in notebooks])
+        chapters = list(dict.fromkeys(nb.name for nb, *_ in runs))
+        index = site.build(output_dir or paths.NOTEBOOKS_DIR, html_dir, chapters=chapters)
         log(f"report site: {_shown(index)}")
     return times
 

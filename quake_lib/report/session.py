@@ -5,8 +5,9 @@
 
 ``QUAKE_QUICK=1`` in the environment (``make test``) forces the quick profile, and the small ``quick``
 dataset in place of the default ``synthetic`` one, whatever the notebook's parameters say.
-Figures of the default run go to ``images/`` (the README embeds them); figures of any other run go
-to ``data/<dataset>/figures/`` so that a quick or real-data run never overwrites the committed ones.
+Figures of the default run (synthetic dataset, default profile, seed 0) go to ``images/`` (the README
+embeds them); figures of any other run go to ``data/<dataset>/figures/`` (``figures/seed_<s>/`` for a
+seed other than 0) so that a quick, real-data or extra-seed run never overwrites the committed ones.
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def setup(dataset: str = "synthetic", profile: str = "default", seed: int = 0) -
     quiet()
     style.configure()
     rec = datasets.prepare(dataset)
-    default_run = dataset == "synthetic" and profile == "default"
-    figure_dir = paths.IMAGES_DIR if default_run else paths.dataset_dir(dataset) / "figures"
+    default_run = dataset == "synthetic" and profile == "default" and seed == 0
+    figure_dir = paths.dataset_dir(dataset) / "figures" / (f"seed_{seed}" if seed else "")
+    figure_dir = paths.IMAGES_DIR if default_run else figure_dir
     return Session(dataset, prof, seed, rec, figure_dir)

@@ -6,7 +6,9 @@
   (seed, epoch): reproducible, and different every epoch.
 - Evaluation: the held-out cycles' windows on the evaluation grid (:mod:`quake_lib.evaluation.folds`).
 - Batches leave the loader as raw int16 ``(batch, length)`` tensors (half the bytes of float32 to
-  copy to a GPU); :func:`normalize` runs inside the model's module, on its device.
+  copy to a GPU); :func:`normalize` runs inside the model's module, on its device. Their targets are
+  time_to_failure, ``(batch,)``; for a head with an auxiliary cycle target (``aux``, e.g.
+  ``since_failure``: :class:`quake_lib.train.heads.AuxHead`) ``(batch, 2)``: [time_to_failure, aux].
 
 Normalization: subtract each window's median (the signal's mean drifts over the experiment and is
 no precursor) and divide by ONE fixed robust scale estimated on training windows. A per-window
@@ -23,6 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..constants import SEGMENT_LENGTH
+from ..data import cycle_targets
 from ..data.recording import Recording, Windows
 
 MAD_TO_SD = 1.4826  # MAD of a Gaussian times this is its sd
@@ -69,18 +72,29 @@ def normalize(x: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
     return ((x - centre) / scale).unsqueeze(1)
 
 
+def batch_targets(rec: Recording, windows: Windows, aux: str | None = None) -> np.ndarray:
+    """float32 targets of ``windows``: time_to_failure ``(n,)``, or with ``aux`` (a cycle target of
+    :mod:`quake_lib.data.cycle_targets`) ``(n, 2)`` [time_to_failure, aux], aux NaN where unknown."""
+    if aux is None:
+        return windows.targets.astype(np.float32)
+    cycle_targets.check_target(aux, cycle_targets.AUX_TARGETS)
+    return np.column_stack([windows.targets, cycle_targets.window_targets(rec, windows, aux)]).astype(np.float32)
+
+
 class WindowBatches(Dataset):
-    """Item ``i`` is batch ``i`` of ``windows``: ``(int16 (b, length), float32 (b,) targets)``.
+    """Item ``i`` is batch ``i`` of ``windows``: ``(int16 (b, length), float32 targets)``, the targets
+    ``(b,)`` or, with ``aux``, ``(b, 2)`` (:func:`batch_targets`).
 
     Whole batches are read at once (one loop over memory-map slices); use ``DataLoader(...,
     batch_size=None)``. Pickles as the recording's path, so loader workers reopen the memory map
     instead of copying the signal.
     """
 
-    def __init__(self, rec: Recording, windows: Windows, batch_size: int):
+    def __init__(self, rec: Recording, windows: Windows, batch_size: int, aux: str | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive (got {batch_size})")
         self.rec, self.windows, self.batch_size = rec, windows, batch_size
+        self.targets = batch_targets(rec, windows, aux)  # computed once: the cycle lengths come from rec
 
     def __len__(self) -> int:
         return -(-len(self.windows) // self.batch_size)
@@ -88,30 +102,34 @@ class WindowBatches(Dataset):
     def __getitem__(self, i: int):
         if not 0 <= i < len(self):
             raise IndexError(f"batch index {i} out of range (0..{len(self) - 1})")
-        w = self.windows.subset(slice(i * self.batch_size, (i + 1) * self.batch_size))
-        return torch.from_numpy(self.rec.read(w)), torch.from_numpy(w.targets.astype(np.float32))
+        part = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        return torch.from_numpy(self.rec.read(self.windows.subset(part))), torch.from_numpy(self.targets[part])
 
     def __getstate__(self):
-        return {"directory": str(self.rec.directory), "windows": self.windows, "batch_size": self.batch_size}
+        return {"directory": str(self.rec.directory), "windows": self.windows, "batch_size": self.batch_size,
+                "targets": self.targets}
 
     def __setstate__(self, state):
         self.rec = Recording(Path(state["directory"]))
-        self.windows, self.batch_size = state["windows"], state["batch_size"]
+        self.windows, self.batch_size, self.targets = state["windows"], state["batch_size"], state["targets"]
 
 
-def loader(rec: Recording, windows: Windows, batch_size: int, num_workers: int = 0) -> DataLoader:
-    return DataLoader(WindowBatches(rec, windows, batch_size), batch_size=None, shuffle=False,
+def loader(rec: Recording, windows: Windows, batch_size: int, num_workers: int = 0,
+           aux: str | None = None) -> DataLoader:
+    return DataLoader(WindowBatches(rec, windows, batch_size, aux), batch_size=None, shuffle=False,
                       num_workers=num_workers, persistent_workers=False)
 
 
 class QuakeDataModule(L.LightningDataModule):
     """Random training windows of ``train_cycles`` (new ones each epoch) and fixed ``eval_windows``
-    (the held-out grid: validation metrics per epoch and predictions)."""
+    (the held-out grid: validation metrics per epoch and predictions). ``aux``: a cycle target that
+    every batch carries beside time_to_failure (the head's ``aux``; None: time_to_failure only)."""
 
     def __init__(self, rec: Recording, train_cycles, eval_windows: Windows, config: DataConfig,
-                 seed: int = 0):
+                 seed: int = 0, aux: str | None = None):
         super().__init__()
         self.rec, self.config, self.seed = rec, config, seed
+        self.aux = None if aux is None else cycle_targets.check_target(aux, cycle_targets.AUX_TARGETS)
         self.train_cycles = np.asarray(train_cycles)
         self.eval_windows = eval_windows
         if config.windows_per_epoch < config.batch_size:
@@ -121,8 +139,15 @@ class QuakeDataModule(L.LightningDataModule):
         self._epoch_override: int | None = None
 
     def train_targets(self) -> np.ndarray:
-        """Targets of a dense grid of training windows (for heads that fit an offset)."""
-        return self.rec.windows(self.config.length, self.config.length // 8, self.train_cycles).targets
+        """Targets of a dense grid of training windows (for heads that fit an offset): ``(n,)``, or
+        ``(n, 2)`` with the auxiliary target (:func:`batch_targets`)."""
+        grid = self.rec.windows(self.config.length, self.config.length // 8, self.train_cycles)
+        return grid.targets if self.aux is None else batch_targets(self.rec, grid, self.aux)
+
+    def mean_cycle_length(self) -> float:
+        """Mean length (s) of the training cycles of known length: what turns a predicted cycle
+        target back into time_to_failure (never a held-out cycle's length)."""
+        return cycle_targets.mean_length(cycle_targets.cycle_lengths(self.rec)[self.train_cycles])
 
     def bn_windows(self, n: int) -> Windows:
         """Training windows for BatchNorm recalibration, from a stream no epoch uses."""
@@ -139,10 +164,11 @@ class QuakeDataModule(L.LightningDataModule):
         epoch = trainer.current_epoch if trainer is not None else 0
         # lr_find runs its own short loop on windows of its own (see quake_lib.train.lr_finder)
         epoch = self._epoch_override if self._epoch_override is not None else epoch
-        return loader(self.rec, self.epoch_windows(epoch), self.config.batch_size, self.config.num_workers)
+        return loader(self.rec, self.epoch_windows(epoch), self.config.batch_size, self.config.num_workers,
+                      self.aux)
 
     def val_dataloader(self) -> DataLoader:
-        return loader(self.rec, self.eval_windows, self.config.eval_batch_size, self.config.num_workers)
+        return loader(self.rec, self.eval_windows, self.config.eval_batch_size, self.config.num_workers, self.aux)
 
     def predict_dataloader(self) -> DataLoader:
         return self.val_dataloader()

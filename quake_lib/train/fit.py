@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from .. import evaluation, paths, profiles
+from ..data import cycle_targets
 from ..data.recording import Recording, Windows
 from ..evaluation.folds import Fold
 from ..quiet import quiet
@@ -166,9 +167,13 @@ def fit_fold(rec: Recording, fold: Fold, model_factory, head, cfg: TrainConfig, 
 def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows, log_dir, ckpt_dir,
               t0, label):
     _, test = fold.split(eval_windows)
-    dm = QuakeDataModule(rec, fold.train_cycles, test, cfg.data_config(eval_windows.length), seed=fold_seed)
     head_ = _fresh_head(head)
+    aux = getattr(head_, "aux", None)  # a head with an auxiliary cycle target needs it in every batch
+    dm = QuakeDataModule(rec, fold.train_cycles, test, cfg.data_config(eval_windows.length), seed=fold_seed,
+                         aux=aux)
     head_.fit_targets(dm.train_targets())
+    if aux is not None:  # its time_to_failure readout needs the training cycles' mean length
+        head_.fit_cycle_length(dm.mean_cycle_length())
     module = QuakeModule(model_factory(head_.n_outputs), head_, scale=dm.scale, lr=cfg.lr,
                          weight_decay=cfg.weight_decay, augment=cfg.augment)
     # without an output folder the CSV log still exists, in a temporary folder, for the metrics table
@@ -182,11 +187,15 @@ def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, ev
     if tmp is not None:
         tmp.cleanup()
     reads = predict_windows(module, rec, test, cfg.eval_batch_size)
+    # estimates of an auxiliary cycle target are no time_to_failure readouts: columns of their own
+    aux_reads = {k: reads.pop(k) for k in getattr(head_, "aux_readouts", ())}
     main = reads[head_.default_readout]
     extra = {k: v for k, v in reads.items() if k != head_.default_readout} if len(reads) > 1 else {}
     if extra:
         extra[head_.default_readout] = main
     oof = evaluation.oof_frame(approach, fold.index, test, main, **extra)
+    for k, v in aux_reads.items():
+        oof[cycle_targets.prediction_column(k)] = np.asarray(v, dtype=np.float64)
     metrics.insert(0, "fold", fold.index)
     metrics.insert(0, "approach", approach)
     ckpt = None
@@ -235,9 +244,9 @@ def cross_validate(recording: Recording, model_factory, head="binned", folds: li
     head_name = head if isinstance(head, str) else _fresh_head(head).name
     model_name = getattr(model_factory, "model_name", "model")
     approach = evaluation.check_approach(approach or f"{model_name}_{head_name}")
-    log_dir = paths.results_dir(recording.name) / "logs" if save else None
+    log_dir = paths.results_dir(recording.name, seed) / "logs" if save else None
     # only rank 0 of a multi-GPU run writes results (the other ranks save nothing, as before)
-    stage = evaluation.StagedRun(recording.name, approach) if save and _is_rank_zero() else None
+    stage = evaluation.StagedRun(recording.name, approach, seed=seed) if save and _is_rank_zero() else None
     with stage if stage is not None else contextlib.nullcontext():
         runs = []
         for i, fold in enumerate(folds):

@@ -18,6 +18,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..constants import TARGET_MAX_S
+from ..data import cycle_targets
+from ..evaluation.oof import QUANTILE_READOUTS, QUANTILES
 
 
 class RegressionHead(nn.Module):
@@ -56,7 +58,7 @@ class RegressionHead(nn.Module):
 class BinnedHead(nn.Module):
     name = "binned"
     default_readout = "median"
-    readout_names = ("argmax", "expectation", "median")
+    readout_names = ("argmax", "expectation", "median", *QUANTILE_READOUTS)
 
     def __init__(self, n_bins: int = 16, lo: float = 0.0, hi: float = TARGET_MAX_S, label_sigma: float = 0.0):
         super().__init__()
@@ -101,18 +103,28 @@ class BinnedHead(nn.Module):
         return readouts_from_probs(torch.softmax(out.float(), dim=-1), self.edges)
 
 
-def readouts_from_probs(p: torch.Tensor, edges: torch.Tensor) -> dict[str, torch.Tensor]:
-    """argmax-bin centre, expectation and median of per-bin probabilities ``p`` (batch, n_bins)."""
-    centres = 0.5 * (edges[1:] + edges[:-1])
+def _quantile(p: torch.Tensor, edges: torch.Tensor, q: float) -> torch.Tensor:
+    """The ``q`` quantile of per-bin probabilities ``p`` (batch, n_bins): where the CDF crosses ``q``,
+    interpolated linearly inside the bin (the density is taken as uniform within a bin)."""
     width = edges[1:] - edges[:-1]
     cdf = p.cumsum(-1)
-    # first bin whose CDF reaches 0.5; clamp guards rounding (a CDF ending at 0.9999999)
-    k = torch.searchsorted(cdf.contiguous(), torch.full_like(cdf[:, :1], 0.5)).clamp(max=p.shape[-1] - 1)
+    # first bin whose CDF reaches q; clamp guards rounding (a CDF ending at 0.9999999)
+    k = torch.searchsorted(cdf.contiguous(), torch.full_like(cdf[:, :1], q)).clamp(max=p.shape[-1] - 1)
     below = torch.gather(cdf, 1, k) - torch.gather(p, 1, k)   # CDF at the bin's lower edge
     pk = torch.gather(p, 1, k).clamp_min(1e-12)
-    frac = ((0.5 - below) / pk).clamp(0.0, 1.0)
-    median = edges[k.squeeze(1)] + frac.squeeze(1) * width[k.squeeze(1)]
-    return {"argmax": centres[p.argmax(-1)], "expectation": p @ centres, "median": median}
+    frac = ((q - below) / pk).clamp(0.0, 1.0)
+    return edges[k.squeeze(1)] + frac.squeeze(1) * width[k.squeeze(1)]
+
+
+def readouts_from_probs(p: torch.Tensor, edges: torch.Tensor) -> dict[str, torch.Tensor]:
+    """argmax-bin centre, expectation, median and the interval quantiles (``q10``, ``q90`` at the
+    80% level of :mod:`quake_lib.evaluation.intervals`) of per-bin probabilities ``p`` (batch, n_bins).
+    The quantiles bound the head's native central interval; the median stays the point prediction."""
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    reads = {"argmax": centres[p.argmax(-1)], "expectation": p @ centres, "median": _quantile(p, edges, 0.5)}
+    for name, q in zip(QUANTILE_READOUTS, QUANTILES):
+        reads[name] = _quantile(p, edges, q)
+    return reads
 
 
 HEADS = {"regression": RegressionHead, "binned": BinnedHead}
@@ -122,3 +134,94 @@ def make_head(name: str, **kwargs) -> nn.Module:
     if name not in HEADS:
         raise ValueError(f"head {name!r} is not known; expected one of: {', '.join(HEADS)}")
     return HEADS[name](**kwargs)
+
+
+class AuxHead(nn.Module):
+    """A head (``base``) plus one output trained on a cycle-position target, the Kaggle winners' trick
+    (:mod:`quake_lib.data.cycle_targets`): ``since_failure`` (1st place) or ``fraction`` (3rd place).
+
+    Outputs: the base head's, then the auxiliary one (scaled like :class:`RegressionHead`: centred and
+    scaled on the training targets). Loss: the base loss on time_to_failure + ``weight`` x L1 on the
+    auxiliary target, over the rows where it is known (NaN in the recording's partial first cycle).
+    The targets ``y`` are ``(batch, 2)``: [time_to_failure, auxiliary] (the data path yields them so for
+    a head with an ``aux``). Readouts: the base head's (its default readout stays the ``prediction``),
+    ``<aux>`` (the auxiliary output) and, once the mean length of the training cycles is known
+    (:meth:`fit_cycle_length`, kept as a buffer so a checkpoint carries it), ``from_<aux>``: the
+    auxiliary output turned into time_to_failure (:func:`~quake_lib.data.cycle_targets.to_ttf`).
+    """
+
+    name = "aux"
+
+    def __init__(self, base="regression", aux: str = "since_failure", weight: float = 1.0,
+                 base_kwargs: dict | None = None):
+        super().__init__()
+        cycle_targets.check_target(aux, cycle_targets.AUX_TARGETS)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+            raise ValueError(f"weight must be a number >= 0 (got {weight!r})")
+        self.base = make_head(base, **(base_kwargs or {})) if isinstance(base, str) else base
+        if isinstance(self.base, AuxHead):
+            raise ValueError("base must be a plain head (regression, binned), not another AuxHead")
+        self.aux, self.weight = aux, float(weight)
+        self.n_outputs = self.base.n_outputs + 1
+        self.default_readout = self.base.default_readout
+        self.aux_readouts = (aux,)  # readouts that estimate the auxiliary target, not time_to_failure
+        # a fraction lies in [0, 1]; a time since failure within the longest cycle
+        self.aux_head = RegressionHead(lo=0.0, hi=1.0 if aux == "fraction" else TARGET_MAX_S)
+        self.register_buffer("mean_length", torch.tensor(float("nan")))
+
+    @property
+    def readout_names(self) -> tuple[str, ...]:
+        base = getattr(self.base, "readout_names", (self.base.default_readout,))
+        return (*base, self.aux, *((f"from_{self.aux}",) if self._length_known() else ()))
+
+    def _length_known(self) -> bool:
+        return bool(torch.isfinite(self.mean_length))
+
+    def fit_targets(self, targets) -> None:
+        """``targets``: (n, 2) [time_to_failure, auxiliary] of training windows; the base head fits on
+        the first column, the auxiliary output's centre and scale on the known values of the second."""
+        t = torch.as_tensor(targets, dtype=torch.float32)
+        if t.ndim != 2 or t.shape[1] != 2:
+            raise ValueError(f"targets must be (n, 2) [time_to_failure, {self.aux}] (got shape {tuple(t.shape)}): "
+                             f"build the data with aux={self.aux!r} (QuakeDataModule(..., aux=head.aux))")
+        known = t[:, 1][~torch.isnan(t[:, 1])]
+        if len(known) == 0:
+            raise ValueError(f"targets: no training window with a known {self.aux} (all lie in the partial "
+                             "first cycle); expected windows of cycles that start at a failure")
+        self.base.fit_targets(t[:, 0])
+        self.aux_head.fit_targets(known)
+
+    def fit_cycle_length(self, mean_length: float) -> None:
+        """Remember the mean length (s) of the training cycles: the ``from_<aux>`` readout needs it."""
+        if not float(mean_length) > 0:
+            raise ValueError(f"mean_length must be a positive number of seconds (got {mean_length!r})")
+        self.mean_length.fill_(float(mean_length))
+
+    def aux_loss(self, out: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+        """Mean L1 of the auxiliary output over the rows whose target is known (0 if none is)."""
+        value = self.aux_head.value(out[:, -1:])
+        known = ~torch.isnan(aux)
+        # unknown rows get their own value as target: zero error and zero gradient (a NaN target would
+        # reach the gradient through abs() even if masked afterwards)
+        err = (value - torch.where(known, aux, value.detach())).abs()
+        return err.sum() / known.sum().clamp_min(1)
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if y.ndim != 2 or y.shape[1] != 2:
+            raise ValueError(f"y must be (batch, 2) [time_to_failure, {self.aux}] (got shape {tuple(y.shape)}): "
+                             f"build the data with aux={self.aux!r}")
+        y = y.float()
+        base = self.base.loss(out[:, :self.base.n_outputs], y[:, 0])
+        return base + self.weight * self.aux_loss(out, y[:, 1])
+
+    def readouts(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
+        reads = self.base.readouts(out[:, :self.base.n_outputs])
+        value = self.aux_head.readouts(out[:, -1:])["value"]
+        reads[self.aux] = value
+        if self._length_known():
+            reads[f"from_{self.aux}"] = cycle_targets.to_ttf(self.aux, value, self.mean_length)
+        return reads
+
+
+# registered here, after its class (the one table of head names above is for the plain heads)
+HEADS["aux"] = AuxHead

@@ -5,6 +5,11 @@ buffer), so a checkpoint carries everything needed to predict on raw segments, a
 the accelerator. Metrics are logged per epoch only (``train_loss``, ``train_mae``, ``val_loss``,
 ``val_mae`` and ``val_mae_<readout>`` for each readout of the head, ``val_pred_sd``: the spread of
 the held-out predictions, which shows a head collapsing to a constant).
+
+Targets arrive as ``(batch,)`` time_to_failure, or ``(batch, 2)`` [time_to_failure, auxiliary cycle
+target] for a head with an auxiliary target (:class:`quake_lib.train.heads.AuxHead`): the head's loss
+takes them whole; the MAEs are of time_to_failure (column 0), except those of the readouts that the
+head names in ``aux_readouts``, scored against the auxiliary target where it is known.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from ..evaluation.oof import QUANTILE_READOUTS
 from .augment import NONE, Augment
 from .data import normalize
 
@@ -50,7 +56,7 @@ class QuakeModule(L.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         with torch.no_grad():
             pred = self.head.readouts(out.detach())[self.head.default_readout]
-            self.log("train_mae", (pred - y).abs().mean(), on_step=False, on_epoch=True, batch_size=n,
+            self.log("train_mae", (pred - ttf_of(y)).abs().mean(), on_step=False, on_epoch=True, batch_size=n,
                      sync_dist=True)
         return loss
 
@@ -60,9 +66,18 @@ class QuakeModule(L.LightningModule):
         n = len(y)
         self.log("val_loss", self.head.loss(out, y), on_epoch=True, batch_size=n, sync_dist=True)
         reads = self.head.readouts(out)
+        aux_names = getattr(self.head, "aux_readouts", ())
         for name, pred in reads.items():
+            if name in QUANTILE_READOUTS:  # interval bounds, not point predictions: no MAE
+                continue
             key = "val_mae" if name == self.head.default_readout else f"val_mae_{name}"
-            self.log(key, (pred - y).abs().mean(), on_epoch=True, batch_size=n, sync_dist=True)
+            if name in aux_names:  # an estimate of the auxiliary target: scored where that is known
+                known = ~torch.isnan(y[:, 1])
+                if known.any():
+                    self.log(key, (pred[known] - y[known, 1]).abs().mean(), on_epoch=True,
+                             batch_size=int(known.sum()), sync_dist=True)
+                continue
+            self.log(key, (pred - ttf_of(y)).abs().mean(), on_epoch=True, batch_size=n, sync_dist=True)
         self._val_preds.append(reads[self.head.default_readout].detach().float())
 
     def on_validation_epoch_end(self):
@@ -79,6 +94,11 @@ class QuakeModule(L.LightningModule):
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: one_cycle(step, total, self.pct_start))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def ttf_of(y: torch.Tensor) -> torch.Tensor:
+    """time_to_failure of a batch's targets: ``y`` itself, or column 0 of [time_to_failure, aux]."""
+    return y[:, 0] if y.ndim == 2 else y
 
 
 def one_cycle(step: int, total: int, pct_start: float, final: float = 0.02) -> float:

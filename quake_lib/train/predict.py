@@ -19,7 +19,7 @@ from .. import models
 from ..atomic import atomic_path
 from ..data.recording import Recording, Windows
 from .data import loader
-from .heads import BinnedHead, RegressionHead, make_head
+from .heads import AuxHead, BinnedHead, RegressionHead, make_head
 from .module import QuakeModule
 
 
@@ -176,6 +176,9 @@ def unplain(template, value):
 
 def head_spec(head) -> dict:
     """The constructor arguments that rebuild ``head`` with :func:`quake_lib.train.heads.make_head`."""
+    if isinstance(head, AuxHead):  # the mean training-cycle length is a buffer: the state_dict brings it
+        return {"base": head.base.name, "base_kwargs": head_spec(head.base), "aux": head.aux,
+                "weight": head.weight}
     if isinstance(head, BinnedHead):
         edges = head.edges
         return {"n_bins": int(head.n_outputs), "lo": float(edges[0]), "hi": float(edges[-1]),
