@@ -51,6 +51,10 @@ examples:
 examples:
   python -m quake_lib submit --approach lightgbm --test-dir ~/kaggle/test
   python -m quake_lib submit --approach wave_cnn_binned_soft --dataset lanl --test-dir test/ --output sub.csv""",
+    "rehearsal": """\
+examples:
+  python -m quake_lib rehearsal /big/disk/rehearsal     # Kaggle's size: ~629M-row train.csv + 2,624 segments, ~11 GB
+  python -m quake_lib rehearsal /tmp/reh --rows 2000000 --test-segments 20   # the same shape, small""",
     "calibrate": """\
 examples:
   python -m quake_lib calibrate                        # needs ../shared/lanl or QUAKE_SHARED_DIR""",
@@ -90,6 +94,17 @@ def _prepare(args) -> None:
     if args.kaggle_dir:
         from .data.synthetic import kaggle_layout
         kaggle_layout.write_kaggle_files(args.name, args.kaggle_dir, train_csv=not args.no_train_csv)
+
+
+def _rehearsal(args) -> None:
+    from .data.synthetic import rehearsal
+    spec = rehearsal.RehearsalSpec(train_rows=args.rows, test_segments=args.test_segments, seed=args.seed)
+    res = rehearsal.write_rehearsal(args.directory, spec, inside_repo=args.inside_repo, force=args.force,
+                                    progress=not args.no_progress)
+    print(res.summary())
+    print("next (from the repository root; the timings of issue 18):")
+    for line in rehearsal.next_commands(res.directory, args.name):
+        print(f"  {line}")
 
 
 def _report(args) -> None:
@@ -233,6 +248,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-train-csv", action="store_true", help="with --kaggle-dir: only the test side "
                    "(test/, sample_submission.csv, test_labels.csv), what a submission needs")
     s.set_defaults(func=_prepare)
+
+    s = _command(sub, "rehearsal", help="write a Kaggle-size synthetic train.csv (~629M rows, the real cycle "
+                       "list), 2,624 test segments and their hidden labels into DIR (outside the repository)")
+    s.add_argument("directory", metavar="DIR", help="where to write train.csv, test/, sample_submission.csv, "
+                   "test_labels.csv (must be outside the repository unless --inside-repo)")
+    s.add_argument("--rows", type=_int_at_least(500_000), default=629_145_480,
+                   help="train.csv rows: sets the density, same cycles (default: the real 629,145,480)")
+    s.add_argument("--test-segments", type=_int_at_least(1), default=2624,
+                   help="test segments of 150,000 rows (default: the real 2,624)")
+    s.add_argument("--seed", type=_int_at_least(0), default=0, help="generator seed (default: 0)")
+    s.add_argument("--name", default="rehearsal", help="dataset name used in the printed next commands "
+                   "(default: rehearsal); nothing is written under data/")
+    s.add_argument("--inside-repo", action="store_true", help="allow DIR inside the repository")
+    s.add_argument("--force", action="store_true", help="write again even if DIR holds this rehearsal")
+    _no_progress(s)
+    s.set_defaults(func=_rehearsal)
 
     s = _command(sub, "report", help="execute the numbered notebooks in order with papermill")
     s.add_argument("--dataset", default="synthetic", help="dataset name (default: synthetic)")

@@ -35,7 +35,7 @@ def _write_uint(v, out, p, digits):  # pragma: no cover - compiled
     return p
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)  # nogil: a writer thread formats while the generator renders
 def _format_rows(signal, ttf, out):  # pragma: no cover - compiled
     """Write ``signal[i],ttf[i]\\n`` rows (ttf rounded to 10 decimals, trailing zeros dropped) into
     ``out``; with an empty ``ttf`` write ``signal[i]\\n``. Return the number of bytes written."""
@@ -77,28 +77,68 @@ def _format_rows(signal, ttf, out):  # pragma: no cover - compiled
     return p
 
 
-def _write_csv(path: Path, header: str, signal: np.ndarray, ttf: np.ndarray | None) -> None:
-    if ttf is not None and len(ttf) != len(signal):
-        raise ValueError(f"signal and time_to_failure differ in length ({len(signal)} vs {len(ttf)})")
-    none = np.empty(0, np.float64)
-    buf = np.empty(_FORMAT_ROWS * 32, np.uint8)
+# time_to_failure is written from an int64 count of 1e-10 s (and rows get _ROW_BYTES of buffer each):
+# a label this large would overflow both, so it is refused before the compiled formatter sees it.
+_MAX_TTF = 1e8
+_ROW_BYTES = 32
+
+
+class CsvStreamWriter:
+    """Kaggle-format rows appended chunk by chunk to an open binary file: the one formatter of
+    train.csv and the test segments, for files of any size (memory: one ~32 MB buffer, reused).
+
+    >>> with open(tmp, "wb") as f:                     # doctest: +SKIP
+    ...     w = CsvStreamWriter(f, csv_parse.TRAIN_COLUMNS)
+    ...     for x, ttf in chunks:
+    ...         w.write(x, ttf)
+    """
+
+    def __init__(self, f, columns: tuple[str, ...], rows_per_call: int = _FORMAT_ROWS):
+        self.f, self.two_columns = f, len(columns) == 2
+        self.rows_per_call = rows_per_call
+        self.buf = np.empty(rows_per_call * _ROW_BYTES, np.uint8)
+        self.rows = 0
+        self.bytes = f.write(",".join(columns).encode() + b"\n")
+
+    def write(self, signal: np.ndarray, ttf: np.ndarray | None = None) -> int:
+        """Append rows ``signal[i],ttf[i]`` (or ``signal[i]`` for a one-column file); return the bytes
+        written. Arrays may be memory maps: they are read ``rows_per_call`` rows at a time."""
+        if self.two_columns != (ttf is not None):
+            raise ValueError(f"this file has {2 if self.two_columns else 1} column(s): "
+                             f"expected {'a' if self.two_columns else 'no'} time_to_failure array")
+        if ttf is not None and len(ttf) != len(signal):
+            raise ValueError(f"signal and time_to_failure differ in length ({len(signal)} vs {len(ttf)})")
+        none = np.empty(0, np.float64)
+        n_bytes = 0
+        for i in range(0, len(signal), self.rows_per_call):
+            s = np.asarray(signal[i:i + self.rows_per_call], dtype=np.int64)
+            t = none if ttf is None else np.asarray(ttf[i:i + self.rows_per_call], dtype=np.float64)
+            if len(t) and not np.abs(t).max() < _MAX_TTF:  # also catches NaN
+                bad = int(np.flatnonzero(~(np.abs(t) < _MAX_TTF))[0])
+                raise ValueError(f"time_to_failure[{self.rows + i + bad}] = {float(t[bad])!r}: expected a finite "
+                                 f"number of seconds below {_MAX_TTF:g}")
+            n = _format_rows(s, t, self.buf)
+            self.f.write(memoryview(self.buf[:n]))
+            n_bytes += n
+        self.rows += len(signal)
+        self.bytes += n_bytes
+        return n_bytes
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], signal: np.ndarray, ttf: np.ndarray | None) -> None:
+    rows = max(1, min(_FORMAT_ROWS, len(signal)))  # a 150k-row segment needs no 32 MB buffer
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(header.encode() + b"\n")
-        for i in range(0, len(signal), _FORMAT_ROWS):
-            s = np.asarray(signal[i:i + _FORMAT_ROWS], dtype=np.int64)
-            t = none if ttf is None else np.asarray(ttf[i:i + _FORMAT_ROWS], dtype=np.float64)
-            n = _format_rows(s, t, buf)
-            f.write(memoryview(buf[:n]))
+        CsvStreamWriter(f, columns, rows_per_call=rows).write(signal, ttf)
 
 
 def write_train_csv(path, signal: np.ndarray, ttf: np.ndarray) -> None:
     """Write a Kaggle-format ``train.csv`` (streamed in chunks; arrays may be memory maps)."""
-    _write_csv(path, ",".join(csv_parse.TRAIN_COLUMNS), signal, ttf)
+    _write_csv(path, csv_parse.TRAIN_COLUMNS, signal, ttf)
 
 
 def write_segment_csv(path, signal: np.ndarray) -> None:
     """Write one Kaggle-format test segment ``seg_*.csv`` (header ``acoustic_data``)."""
-    _write_csv(path, ",".join(csv_parse.TEST_COLUMNS), signal, None)
+    _write_csv(path, csv_parse.TEST_COLUMNS, signal, None)
 
 
 def read_segment(path, length: int | None = SEGMENT_LENGTH) -> np.ndarray:

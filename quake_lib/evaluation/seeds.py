@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import paths
 from ..approaches import registry
-from .compare import ENSEMBLE, check_same_windows, ensembles, inventory, load_main
+from .compare import ENSEMBLE, check_same_windows, ensembles, error_by_ttf, inventory, load_main
 from .oof import save_oof
 from .scores import fold_mae
 
@@ -168,7 +168,6 @@ def aux_effects(full: pd.DataFrame, variants: dict | None = None) -> pd.DataFram
     in ``full`` with its base: the paired difference over (fold, seed) pairs (:func:`paired_pairs`
     against the base: mean, sd, pairs better / worse) and the MAE difference per true time_to_failure bin
     over all seeds (``d_<bin>``; negative: the variant is better there)."""
-    from .compare import error_by_ttf
     variants = registry.VARIANT_OF if variants is None else variants
     present = set(full["approach"])
     rows = []

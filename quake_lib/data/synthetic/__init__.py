@@ -18,6 +18,8 @@ Physics, in three layers (one module each):
   noisy coda; int16 counts.
 - :mod:`.generate` - the label clock, chunked rendering and atomic writing; also isolated windows at
   any density for :mod:`quake_lib.data.synthetic.calibration`.
+- :mod:`.kaggle_layout` and :mod:`.rehearsal` - the same recordings as Kaggle's files: a preset's, or
+  a full-size one (~629 M rows at density 1 on the real cycle list, 2,624 test segments), streamed.
 
 Knobs (:mod:`.config`): ``n_cycles`` and ``density`` (samples per label second relative to the real
 3.85 M: the signal is simulated per sample, so a 150k window always has real-like statistics, while

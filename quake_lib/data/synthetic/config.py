@@ -23,6 +23,13 @@ GENERATOR_VERSION = 1
 REAL_SAMPLES_PER_SECOND = 3.85e6  # real: 629,145,480 rows over ~163.5 s of label time
 BLOCK = 4096                      # real: rows per acquisition block
 SHORT_BLOCK_EVERY = 1280          # real: one block of 4,095 rows every 1,280 blocks
+REAL_TRAIN_ROWS = 629_145_480     # real: rows of train.csv
+REAL_TEST_SEGMENTS = 2624         # real: Kaggle's test segments (150,000 rows each)
+# Real label-cycle lengths (s) between the 16 failures of train.csv, in order (shared README), and
+# the partial tail cycle's: 1.86 s recorded after the last failure + 9.77 s of label left at the end.
+REAL_CYCLE_LENGTHS_S = (11.54, 14.18, 8.856, 12.693, 8.054, 7.059, 16.107, 7.905, 9.637, 11.426, 11.024,
+                        8.828, 8.565, 14.752, 9.459)
+REAL_TAIL_CYCLE_S = 11.63
 
 
 @dataclass(frozen=True)

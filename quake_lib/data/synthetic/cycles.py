@@ -113,13 +113,31 @@ class Schedule:
         return self.label_failures[k] - t
 
 
-def make_schedule(cfg: CycleConfig, n_cycles: int, rng: np.random.Generator) -> Schedule:
-    """A head cycle, ``n_cycles`` complete cycles and a tail cycle (``n_cycles + 2`` in all)."""
+def make_schedule(cfg: CycleConfig, n_cycles: int, rng: np.random.Generator,
+                  lengths=None) -> Schedule:
+    """A head cycle, ``n_cycles`` complete cycles and a tail cycle (``n_cycles + 2`` in all).
+
+    ``lengths``: label-cycle lengths (s) to impose instead of drawing them, for cycles 1, 2, ...:
+    the ``n_cycles`` complete ones, optionally followed by the tail's (whose failure lies beyond
+    the recording; its length sets the tail's labels). E.g. the real list
+    (:data:`.config.REAL_CYCLE_LENGTHS_S`). The head's length is drawn (the real one is unknown).
+    """
     if n_cycles < 1:
         raise ValueError(f"n_cycles must be at least 1 (got {n_cycles})")
     n = n_cycles + 2
+    # Drawn in any case, so that the other draws (lags, strengths, mini quakes) come from the same
+    # positions of the stream whether or not lengths are imposed.
     durations = cycle_lengths(cfg, n, rng)
     lags = cfg.label_lag_s + cfg.label_lag_jitter_s * rng.standard_normal(n)
+    if lengths is not None:
+        fixed = np.asarray(lengths, dtype=np.float64)
+        if fixed.ndim != 1 or len(fixed) not in (n_cycles, n_cycles + 1) or not (fixed > 1.0).all():
+            raise ValueError(f"lengths: expected {n_cycles} or {n_cycles + 1} cycle lengths above 1 s "
+                             f"(the complete cycles, then optionally the tail's), got {fixed.tolist()}")
+        k = len(fixed)
+        # Imposed between *label* failures (what the real list measures): the physical cycle
+        # absorbs the difference of the two jittered label lags.
+        durations[1:k + 1] = fixed - (lags[1:k + 1] - lags[:k])
     # The recording starts head_s before the first label failure, i.e. inside physical cycle 0.
     slips = (cfg.head_s - lags[0]) + np.concatenate([[0.0], np.cumsum(durations[1:])])
     label_failures = slips + lags

@@ -34,9 +34,10 @@ def _streams(seed: int) -> dict[str, np.random.Generator]:
     return {n: np.random.default_rng(s) for n, s in zip(names, seqs)}
 
 
-def schedule_for(cfg: SyntheticConfig) -> Schedule:
-    """The cycles of the recording ``cfg`` describes (cheap: no samples)."""
-    return make_schedule(cfg.cycles, cfg.n_cycles, _streams(cfg.seed)["schedule"])
+def schedule_for(cfg: SyntheticConfig, lengths=None) -> Schedule:
+    """The cycles of the recording ``cfg`` describes (cheap: no samples); ``lengths`` imposes the
+    cycles' lengths (see :func:`.cycles.make_schedule`): pass the schedule on to :func:`iter_chunks`."""
+    return make_schedule(cfg.cycles, cfg.n_cycles, _streams(cfg.seed)["schedule"], lengths)
 
 
 def _bursts(cfg: SyntheticConfig, sched: Schedule, rng: np.random.Generator):
@@ -97,6 +98,15 @@ def iter_chunks(cfg: SyntheticConfig, sched: Schedule | None = None):
         sl = slice(c, c + cfg.chunk_blocks)
         yield _render_run(cfg, sched, emitter, t_blocks[sl], steps[sl], lengths[sl],
                           burst_times, burst_amps)
+
+
+def recording_rows(cfg: SyntheticConfig, sched: Schedule | None = None) -> int:
+    """Rows of the recording ``cfg`` describes (with schedule ``sched`` if given, as for
+    :func:`iter_chunks`), from the label clock alone: no samples are rendered."""
+    rngs = _streams(cfg.seed)
+    if sched is None:
+        sched = make_schedule(cfg.cycles, cfg.n_cycles, rngs["schedule"])
+    return int(_clock(cfg, sched, rngs["clock"])[2].sum())
 
 
 def labels(cfg: SyntheticConfig) -> np.ndarray:
