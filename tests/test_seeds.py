@@ -106,7 +106,7 @@ def test_a_seed_lacking_an_approach_or_on_other_windows_is_refused(rec, windows,
         sd.load_seeds(rec.name, [0, 1])
 
 
-def test_report_runs_trained_chapters_once_per_seed(monkeypatch, tmp_path):
+def test_report_runs_trained_chapters_once_per_seed(monkeypatch, tmp_path, data_dir):
     runs = []
     monkeypatch.setattr(report, "execute", lambda src, dst, p, **k: runs.append((src.name, dst, dict(p))) or 1.0)
     report.execute_all("quick", "quick", seeds=[0, 3], only=["03", "04", "05", "06"], output_dir=tmp_path,
@@ -120,7 +120,21 @@ def test_report_runs_trained_chapters_once_per_seed(monkeypatch, tmp_path):
             assert dst == paths.results_dir("quick", 3) / "notebooks" / name and p["studies"] is False
         else:
             assert dst == tmp_path / name and "studies" not in p
-    assert runs[-1][2]["seeds"] == [0, 3]   # chapter 6 reads both
+    assert runs[-1][2]["seeds"] == [0, 3]   # chapter 6 reads both (no saved results here: told which)
+
+
+def test_chapter_6_is_told_the_seeds_only_where_its_default_would_read_others(monkeypatch, tmp_path, rec, windows):
+    folds = ev.make_folds(rec, n_folds=3, windows=windows)
+    runs = []
+    monkeypatch.setattr(report, "execute", lambda src, dst, p, **k: runs.append(dict(p)) or 1.0)
+    monkeypatch.setattr(report.datasets, "check_available", lambda name: None)
+    for s in (0, 1):
+        constant.cross_validate(rec, folds, windows=windows, seed=s)
+    kw = dict(only=["06"], output_dir=tmp_path, html_dir=None, log=lambda *a, **k: None)
+    report.execute_all(rec.name, "quick", seeds=[0, 1], **kw)
+    report.execute_all(rec.name, "quick", seed=0, **kw)
+    assert runs[0]["seeds"] is None      # every seed present is this run's: the default, nothing injected
+    assert runs[1]["seeds"] == [0]       # a single-seed run beside an earlier run's seed 1: told to read seed 0
 
 
 def test_report_checks_the_seeds(tmp_path):
