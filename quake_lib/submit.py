@@ -258,8 +258,7 @@ def submit(approach: str, test_dir, dataset: str = "synthetic", sample_submissio
     nets = [load_module(path) for path in fold_files(dataset, approach, ".pt")] if kind == "net" else []
     length = window_length(nets[0][1] if nets else saved_meta(dataset, approach), dataset, approach)
     # read in the sample's order; a segment of another length is an error naming its file
-    x = np.stack([kaggle.read_segment(test_dir / f"{sid}.csv", length)
-                  for sid in bar(ids, desc="reading segments", unit="segment")])
+    x = kaggle.read_segment_files([test_dir / f"{sid}.csv" for sid in ids], length, desc="reading segments")
     reads = None
     if kind == "constant":
         per_model = pd.DataFrame(index=pd.Index(ids, name="seg_id"))

@@ -65,3 +65,21 @@ def test_real_submission_order(shared_lanl, tmp_path):
     assert written["seg_id"].tolist() == sample["seg_id"].tolist() == out["seg_id"].tolist()
     assert len(written) == 2624
     assert written.set_index("seg_id").loc["seg_00030f", "time_to_failure"] == pytest.approx(segs["seg_00030f"].std())
+
+
+def test_read_segment_files_keeps_the_order_and_names_a_bad_file(tmp_path):
+    rng = np.random.default_rng(3)
+    segs = [rng.integers(-300, 300, 1000).astype(np.int16) for _ in range(7)]
+    files = []
+    for i, x in enumerate(segs):
+        kaggle.write_segment_csv(tmp_path / f"seg_{i:02d}.csv", x)
+        files.append(tmp_path / f"seg_{i:02d}.csv")
+    order = [5, 0, 3, 6, 1, 2, 4]
+    got = kaggle.read_segment_files([files[i] for i in order], length=1000, threads=3)
+    assert got.dtype == np.int16 and got.shape == (7, 1000)
+    assert all(np.array_equal(got[k], segs[i]) for k, i in enumerate(order))
+    assert np.array_equal(got[0], kaggle.read_segment(files[5], 1000))
+    assert [f.name for f in kaggle.segment_files(tmp_path)] == [f.name for f in files]
+    (tmp_path / "seg_03.csv").write_text("acoustic_data\n1\nx\n")
+    with pytest.raises(csv_parse.CSVFormatError, match="seg_03.csv"):
+        kaggle.read_segment_files(files, length=1000)

@@ -56,8 +56,8 @@ def unlabeled_segments(dataset: str, test_dir=None) -> tuple[np.ndarray, str]:
     if not directory.is_dir():
         raise FileNotFoundError(f"no unlabeled segments for dataset {dataset!r}: {directory} is not a "
                                 "folder of Kaggle seg_*.csv files (pass test_dir=)")
-    segs = kaggle.read_segments(directory)
-    return np.stack(list(segs.values())), f"{len(segs)} Kaggle test segments from {directory}"
+    x = kaggle.read_segment_files(kaggle.segment_files(directory))
+    return x, f"{len(x)} Kaggle test segments from {directory}"
 
 
 def pretrained_path(dataset: str, seed: int = 0) -> Path:
