@@ -181,3 +181,19 @@ def test_cli_train_arguments():
     args = build_parser().parse_args(["train", "--head", "regression", "binned", "--folds", "3"])
     assert args.approach == "wave_cnn" and args.head == ["regression", "binned"] and args.folds == 3
     assert args.func.__name__ == "_train"
+
+
+def test_per_epoch_diagnostics_use_a_bounded_evenly_spaced_subset_and_predictions_every_window(rec, windows):
+    cfg = DataConfig(length=windows.length, windows_per_epoch=8, batch_size=4, scale_windows=4, val_windows=3)
+    dm = QuakeDataModule(rec, np.unique(windows.cycles)[:2], windows, cfg)
+    sub = dm.val_subset()
+    assert len(windows) > 3 and len(sub) == 3
+    assert sub.starts[0] == windows.starts[0] and sub.starts[-1] == windows.starts[-1]  # spread over the fold
+    assert sum(len(b[1]) for b in dm.val_dataloader()) == 3
+    assert sum(len(b[1]) for b in dm.predict_dataloader()) == len(windows)  # OOF: every held-out window
+    everything = QuakeDataModule(rec, np.unique(windows.cycles)[:2], windows,
+                                 DataConfig(length=windows.length, windows_per_epoch=8, batch_size=4, scale_windows=4))
+    assert everything.val_subset() is windows  # 0: all of them
+    assert TrainConfig.from_profile(profiles.get("default")).data_config(LENGTH).val_windows == 96
+    with pytest.raises(ValueError, match="val_windows must be an integer >= 0"):
+        TrainConfig(val_windows=-1)

@@ -53,6 +53,7 @@ class TrainConfig:
     num_workers: int = 0
     threads: int | None = None          # torch.set_num_threads on CPU (None: leave it)
     validate_every: int = 1             # held-out diagnostics every n epochs (0: never)
+    val_windows: int = 0                # held-out windows those diagnostics use, evenly spaced (0: all)
     bn_windows: int = 256               # training windows for the final BatchNorm recalibration (0: off)
     save_checkpoints: bool = True
 
@@ -60,7 +61,7 @@ class TrainConfig:
         # refuse sizes that would train nothing (epochs=0 saved untrained models as results) or crash
         # deep inside Lightning (epochs=-1: an OverflowError); the message names the parameter
         for name, least in (("epochs", 1), ("windows_per_epoch", 1), ("batch_size", 1), ("eval_batch_size", 1),
-                            ("validate_every", 0), ("bn_windows", 0), ("num_workers", 0)):
+                            ("validate_every", 0), ("val_windows", 0), ("bn_windows", 0), ("num_workers", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
                 raise ValueError(f"{name} must be an integer >= {least} (got {value!r})")
@@ -74,13 +75,15 @@ class TrainConfig:
             raise TypeError(f"profile must be a quake_lib.profiles.Profile (got {profile!r}): "
                             "resolve a name once with quake_lib.profiles.get(name)")
         base = cls(epochs=profile.epochs, windows_per_epoch=profile.windows_per_epoch,
-                   batch_size=profile.batch_size, lr=profile.lr, bn_windows=profile.bn_windows)
+                   batch_size=profile.batch_size, lr=profile.lr, bn_windows=profile.bn_windows,
+                   val_windows=profile.val_windows)
         return replace(base, **overrides)
 
     def data_config(self, length: int) -> DataConfig:
         """Training windows as long as the evaluation windows (``length`` samples)."""
         return DataConfig(length=length, windows_per_epoch=self.windows_per_epoch, batch_size=self.batch_size,
-                          eval_batch_size=self.eval_batch_size, num_workers=self.num_workers)
+                          eval_batch_size=self.eval_batch_size, num_workers=self.num_workers,
+                          val_windows=self.val_windows)
 
 
 @contextlib.contextmanager
