@@ -326,3 +326,14 @@ def test_figures_draw_every_approach_of_their_table():
     plt.close(fig)
     with pytest.raises(ValueError, match="none of the approaches"):
         ch07_transfer.transfer_predictions(tricks.oof, ("nope",))
+
+
+def test_synthetic_to_real_refuses_an_ingested_recording_and_chapter_7_trains_on_synthetic(data_dir, monkeypatch):
+    from quake_lib.data import ingest
+    rec = loud_recording(data_dir / "src", n_cycles=3, cycle_len=4 * SEGMENT_LENGTH, rows_per_second=50_000)
+    assert rt.synthetic_recording(rec) is rec                      # not ingested: trained on as it is
+    rec.meta["source"] = {"kind": ingest.SOURCE_KIND}              # as `ingest train.csv` writes it
+    with pytest.raises(ValueError, match="scored on the segments it saw"):
+        rt.synthetic_to_real(rec, _table_of(rec), RealSizes(), progress=False)
+    monkeypatch.setattr(rt.datasets, "prepare", lambda name: f"prepared {name}")
+    assert rt.synthetic_recording(rec) == "prepared synthetic"

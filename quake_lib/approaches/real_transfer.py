@@ -24,7 +24,7 @@ import pandas as pd
 
 from .. import evaluation
 from ..constants import SEGMENT_LENGTH
-from ..data import cycle_targets
+from ..data import cycle_targets, datasets, ingest
 from ..data.lanl_stats import COLUMNS, cycle_lengths, straddling
 from ..data.recording import Recording, Windows
 from ..evaluation.compare import TTF_EDGES, error_by_ttf
@@ -93,6 +93,18 @@ class Transfer:
     train_stats: pd.DataFrame  # the synthetic training windows' statistics, target and cycle
 
 
+def is_ingested(rec: Recording) -> bool:
+    """Whether ``rec`` was ingested from a Kaggle-format file (the real train.csv, or any other)."""
+    return rec.meta.get("source", {}).get("kind") == ingest.SOURCE_KIND
+
+
+def synthetic_recording(rec: Recording) -> Recording:
+    """What the synthetic -> real section trains on: ``rec`` unless it was ingested, else the default
+    synthetic preset. An ingested real recording (``DATASET=lanl``) holds the very segments the real
+    table scores: trained on them, "transfer" would be a score on seen data."""
+    return datasets.prepare("synthetic") if is_ingested(rec) else rec
+
+
 def synthetic_to_real(rec: Recording, stats: pd.DataFrame, sizes: RealSizes, seed: int = 0, batch: int = 32,
                       progress: bool = True) -> Transfer:
     """Train on ``rec`` (a synthetic recording), score on the real table.
@@ -105,6 +117,10 @@ def synthetic_to_real(rec: Recording, stats: pd.DataFrame, sizes: RealSizes, see
     In domain: per fold of :func:`quake_lib.evaluation.make_folds` on ``rec``, the same model refitted on
     the training cycles' windows and scored on the held-out cycles' evaluation windows. Costs
     1 + (synthetic folds) LightGBMs and the statistics of every window of the grid."""
+    if is_ingested(rec):
+        raise ValueError(f"recording {rec.name!r} was ingested from a CSV file (the real train.csv?): trained on "
+                         "real segments, the model would be scored on the segments it saw; pass "
+                         "synthetic_recording(rec)")
     train_w = rec.windows(length=SEGMENT_LENGTH, stride=sizes.transfer_stride)
     if len(train_w) == 0:
         raise ValueError(f"recording {rec.name!r} holds no window of {SEGMENT_LENGTH:,} samples inside one cycle")
