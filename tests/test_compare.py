@@ -3,7 +3,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from tiny_data import LENGTH, TINY_NET
+from tiny_data import LENGTH, TINY_NET, oof_rows
 
 from quake_lib import evaluation as ev
 from quake_lib import models
@@ -15,14 +15,6 @@ from quake_lib.train import cross_validate
 matplotlib.use("Agg")
 
 
-def _oof(windows, folds, name, pred):
-    parts = []
-    for f in folds:
-        _, te = f.masks(windows)
-        parts.append(ev.oof_frame(name, f.index, windows.subset(te), np.asarray(pred)[te]))
-    return pd.concat(parts, ignore_index=True)
-
-
 @pytest.fixture
 def folds(rec, windows):
     return ev.make_folds(rec, n_folds=3, windows=windows)
@@ -31,7 +23,7 @@ def folds(rec, windows):
 def test_inventory_lists_present_missing_and_left_out(rec, windows, folds):
     constant.cross_validate(rec, folds, windows=windows)
     for name in ("spec_study_a", "ensemble", "my_variant"):
-        ev.save_oof(_oof(windows, folds, name, windows.targets), rec.name)
+        ev.save_oof(oof_rows(windows, folds, name, windows.targets), rec.name)
     inv = compare.inventory(rec.name)
     assert inv.present == ["constant"]
     assert inv.missing == list(registry.arms()[1:])
@@ -43,7 +35,7 @@ def test_inventory_lists_present_missing_and_left_out(rec, windows, folds):
 
 def test_load_main_refuses_approaches_on_other_windows(rec, windows, folds):
     constant.cross_validate(rec, folds, windows=windows)
-    other = _oof(windows, folds, "lightgbm", windows.targets)
+    other = oof_rows(windows, folds, "lightgbm", windows.targets)
     ev.save_oof(other[other["start"] != other["start"].iloc[0]], rec.name)
     with pytest.raises(ValueError, match="'lightgbm' was scored on other windows"):
         compare.load_main(rec.name, ["constant", "lightgbm"])
@@ -59,7 +51,7 @@ def test_ensembles_mean_and_nested_top_k(windows, folds):
              "c": t + 3.0 + rng.normal(0, 0.3, len(t)),
              # perfect on fold 0, 10 s off elsewhere: nested selection must not pick it for fold 0
              "cheat": np.where(fold_of == 0, t, t + 10.0)}
-    df = pd.concat([_oof(windows, folds, k, v) for k, v in preds.items()], ignore_index=True)
+    df = pd.concat([oof_rows(windows, folds, k, v) for k, v in preds.items()], ignore_index=True)
     ens = compare.ensembles(df, top_k=2)
     mean = ens[ens["approach"] == "ensemble"].set_index("start")["prediction"].sort_index()
     want = np.mean([preds[k] for k in ("a", "b", "c", "cheat")], axis=0)  # constant excluded
@@ -77,8 +69,8 @@ def test_ensembles_mean_and_nested_top_k(windows, folds):
 
 def test_paired_and_error_by_ttf(windows, folds):
     t = windows.targets.astype(float)
-    df = pd.concat([_oof(windows, folds, "lightgbm", t + 1.0), _oof(windows, folds, "net", t + 0.5),
-                    _oof(windows, folds, "late", np.where(t < 2, t + 3.0, t))], ignore_index=True)
+    df = pd.concat([oof_rows(windows, folds, "lightgbm", t + 1.0), oof_rows(windows, folds, "net", t + 0.5),
+                    oof_rows(windows, folds, "late", np.where(t < 2, t + 3.0, t))], ignore_index=True)
     p = compare.paired(df, "lightgbm")
     assert p.loc["net", "mean_diff"] == pytest.approx(-0.5) and p.loc["net", "folds_better"] == 3
     with pytest.raises(ValueError, match="reference 'constant'"):

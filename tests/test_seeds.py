@@ -1,22 +1,14 @@
 """Several training seeds: where each seed's results live, how chapter 6 reads and summarizes them, and
 which notebooks `report --seeds` runs for which seed."""
 import numpy as np
-import pandas as pd
 import pytest
+from tiny_data import oof_rows
 
 from quake_lib import evaluation as ev
 from quake_lib import paths
 from quake_lib.approaches import constant
 from quake_lib.evaluation import seeds as sd
 from quake_lib.report import execute as report
-
-
-def _oof(windows, folds, name, pred):
-    parts = []
-    for f in folds:
-        _, te = f.masks(windows)
-        parts.append(ev.oof_frame(name, f.index, windows.subset(te), np.asarray(pred)[te]))
-    return pd.concat(parts, ignore_index=True)
 
 
 @pytest.fixture
@@ -55,8 +47,8 @@ def _two_seeds(rec, windows, folds):
         fold_of[f.masks(windows)[1]] = f.index
     for s in (0, 1):
         constant.cross_validate(rec, folds, windows=windows, seed=s)
-        ev.save_oof(_oof(windows, folds, "lightgbm", t + 1.0 + s), rec.name, s)
-        ev.save_oof(_oof(windows, folds, "wave_cnn_regression", np.where(fold_of == 0, t - 2.0, t + 0.5)),
+        ev.save_oof(oof_rows(windows, folds, "lightgbm", t + 1.0 + s), rec.name, s)
+        ev.save_oof(oof_rows(windows, folds, "wave_cnn_regression", np.where(fold_of == 0, t - 2.0, t + 0.5)),
                     rec.name, s)
     return t
 

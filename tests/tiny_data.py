@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from quake_lib import evaluation as ev
 from quake_lib import models, paths
@@ -58,3 +59,13 @@ def train_for_submission(rec, windows, folds, nets: dict) -> None:
                               n_jobs=1)
     lightgbm.cross_validate(rec, folds, cfg, seed=0, windows=windows)
     constant.cross_validate(rec, folds, windows=windows)
+
+
+def oof_rows(windows, folds, name, pred):
+    """OOF rows of approach ``name`` predicting ``pred`` (one value per window of ``windows``), fold by fold."""
+    parts = []
+    for f in folds:
+        _, te = f.masks(windows)
+        parts.append(ev.oof_frame(name, f.index, windows.subset(te), np.asarray(pred)[te]))
+    return pd.concat(parts, ignore_index=True)
+

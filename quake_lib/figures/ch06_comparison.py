@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..approaches.registry import baselines
-from .style import BASELINE_STYLE
+from .style import BASELINE_STYLE, cycle_boundaries, label_panels
 
 
 def mae_bars(table: pd.DataFrame):
@@ -53,16 +53,10 @@ def predictions_panels(df: pd.DataFrame, approaches, ncols: int = 2):
         x = np.arange(len(part))
         ax.plot(x, part["target"].to_numpy(), color="k", lw=1.2)
         ax.plot(x, part["prediction"].to_numpy(), ".", ms=3, color=f"C{i % 10}")
-        for b in np.flatnonzero(np.diff(part["cycle"].to_numpy()) != 0):
-            ax.axvline(b + 0.5, color="0.6", lw=0.6, ls=":")
+        cycle_boundaries(ax, part["cycle"])
         mae = (part["prediction"] - part["target"]).abs().mean()
         ax.set_title(f"{name}: pooled MAE {mae:.2f} s", fontsize=9)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("ttf (s)")
-    for ax in axes[-1]:
-        ax.set_xlabel("evaluation window, recording order")
+    label_panels(axes, n, "evaluation window, recording order")
     fig.tight_layout()
     return fig
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.intervals import LEVEL, with_intervals
-from .style import BASELINE_STYLE
+from .style import BASELINE_STYLE, cycle_boundaries, label_panels
 
 
 def bands_figure(df: pd.DataFrame, approaches, ncols: int = 1):
@@ -39,18 +39,12 @@ def bands_figure(df: pd.DataFrame, approaches, ncols: int = 1):
                         lw=0, step="mid", label=f"{LEVEL:.0%} interval")
         ax.plot(x, part["prediction"].to_numpy(float), color=color, lw=0.9, label="prediction")
         ax.plot(x, part["target"].to_numpy(float), color="k", lw=1.1, label="true")
-        for b in np.flatnonzero(np.diff(part["cycle"].to_numpy()) != 0):
-            ax.axvline(b + 0.5, color="0.6", lw=0.6, ls=":")
+        cycle_boundaries(ax, part["cycle"])
         inside = ((part["target"] >= part["lo"]) & (part["target"] <= part["hi"])).mean()
         width = (part["hi"] - part["lo"]).mean()
         method = "/".join(dict.fromkeys(part["interval"])) if "interval" in part else "?"
         ax.set_title(f"{name} ({method}): coverage {inside:.0%}, mean width {width:.2f} s", fontsize=9)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("ttf (s)")
-    for ax in axes[-1]:
-        ax.set_xlabel("evaluation window, recording order (each held out from its fold's model)")
+    label_panels(axes, n, "evaluation window, recording order (each held out from its fold's model)")
     axes.flat[0].legend(fontsize=7, loc="upper right", ncol=3)
     fig.tight_layout()
     return fig

@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .style import cycle_boundaries
+
 CURVES = (("train_mae", "training windows (random draws)"), ("val_mae", "held-out cycles"))
 
 
@@ -65,8 +67,7 @@ def predictions_over_time(oof: pd.DataFrame, approaches, max_cycles: int | None 
         part = oof[(oof["approach"] == name) & oof["cycle"].isin(cycles)]
         px = position.reindex(part["start"].to_numpy()).to_numpy()
         ax.plot(px, part["prediction"].to_numpy(), ".", ms=3.5, color=f"C{i}", label=name)
-    for b in np.flatnonzero(np.diff(ref["cycle"].to_numpy()) != 0):
-        ax.axvline(b + 0.5, color="0.6", lw=0.6, ls=":")
+    cycle_boundaries(ax, ref["cycle"])
     ax.set_xlabel("evaluation window, in recording order (held-out predictions of every fold)")
     ax.set_ylabel("time_to_failure (s)")
     ax.legend(fontsize=8, ncol=min(len(approaches) + 1, 4), loc="upper right")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 
 from ..atomic import atomic_path
 
@@ -34,6 +35,24 @@ def symlog_counts(ax) -> None:
     ax.set_yscale("symlog", linthresh=100, linscale=0.5)
     ax.set_yticks([-1000, -100, 0, 100, 1000])
     ax.set_yticklabels(["-1000", "-100", "0", "100", "1000"])
+
+
+def cycle_boundaries(ax, cycles) -> None:
+    """Dotted lines between consecutive windows of different cycles, on an axis whose x is the window's
+    position in ``cycles`` (recording order)."""
+    for b in np.flatnonzero(np.diff(np.asarray(cycles)) != 0):
+        ax.axvline(b + 0.5, color="0.6", lw=0.6, ls=":")
+
+
+def label_panels(axes, n: int, xlabel: str, ylabel: str = "ttf (s)") -> None:
+    """A grid of ``n`` used panels (``axes``: 2-D, as ``plt.subplots(squeeze=False)`` gives): the unused
+    ones hidden, ``ylabel`` on the first column, ``xlabel`` on the last row."""
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel)
 
 
 def save(fig, path, **savefig) -> Path:

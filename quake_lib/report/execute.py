@@ -56,8 +56,8 @@ def missing_material(path: Path) -> str | None:
             "folder that holds it)")
 
 
-def check_parameters(path: Path, parameters: dict) -> None:
-    declared = declared_parameters(path)
+def check_parameters(path: Path, parameters: dict, declared: dict | None = None) -> None:
+    declared = declared_parameters(path) if declared is None else declared
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         raise ValueError(f"{path.name} has no parameter {', '.join(map(repr, unknown))}; "
@@ -236,7 +236,7 @@ def execute_all(dataset: str = "synthetic", profile: str = "default", seed: int 
                 dst = paths.results_dir(dataset, s) / "notebooks" / nb.name
             else:
                 dst = (output_dir or nb.parent) / nb.name
-            check_parameters(nb, p)  # fail on a misspelled parameter before running anything
+            check_parameters(nb, p, declared)  # fail on a misspelled parameter before running anything
             runs.append((nb, s, dst, p))
     times = {}
     for nb, s, dst, p in runs:
