@@ -149,7 +149,8 @@ def _train(args) -> None:
     folds = evaluation.make_folds(rec, n_folds=args.folds)
     if approach.kind == "baseline":
         oof = (constant.cross_validate(rec, folds) if approach.name == "constant"
-               else lightgbm.cross_validate(rec, folds, seed=args.seed, targets=lightgbm.TARGETS).oof)
+               else lightgbm.cross_validate(rec, folds, seed=args.seed, targets=lightgbm.TARGETS,
+                                          max_train_windows=profile.train_grid_windows).oof)
         print(evaluation.mae_table(oof).round(3).to_string())
         return
     from . import models, train

@@ -103,6 +103,16 @@ class Profile:
     # fold of Kaggle's full recording holds ~840 windows (validated every epoch: ~3 min per arm on 2
     # cores); the default synthetic dataset's largest fold holds 86, so the default run is unchanged.
     val_windows: int = 96
+    # Those diagnostics every n epochs (0: none). `report --seeds` turns them off for every seed but the
+    # first (session.setup(diagnostics=False)): its other seeds feed the comparison, not the curves, and
+    # the diagnostics cost ~90 s per seed of the default run.
+    validate_every: int = 1
+    # The most windows of a training grid denser than the evaluation grid (LightGBM's train_stride, the
+    # CPC probes' probe_stride); a denser grid holding more trains on the evaluation grid instead
+    # (evaluation.training_grid). The synthetic default holds 915 windows at a stride of 50,000, Kaggle's
+    # full recording 12,532 (and 25,064 for the probes' grid): on 2 cores their features would cost
+    # minutes per chapter for correlated copies of the same cycles.
+    train_grid_windows: int = 6_000
     # Approach 2: on the quick profile (64 training windows per fold) recalibrating on 256 windows
     # would cost four times the training itself.
     spec_resnet_bn_windows: int = 256
@@ -125,7 +135,7 @@ PROFILES = {
                                     net_hidden=16, cpc_epochs=3)),
     "default": Profile("default"),
     "full": Profile("full", stats_stride=75_000, spectra_per_bin=200, stft_windows=600, envelope_bins=8_000,
-                    epochs=30, windows_per_epoch=4096, batch_size=64,
+                    train_grid_windows=60_000, epochs=30, windows_per_epoch=4096, batch_size=64,
                     cpc=CPCSizes(pretrain=PretrainConfig(epochs=30, crops_per_epoch=8192, batch_size=64),
                                  probe_stride=25_000, probe_iterations=600, tune_epochs=20, tune_windows=2048,
                                  tune_batch=32, experiment=PretrainConfig(epochs=8, crops_per_epoch=2048),

@@ -82,3 +82,17 @@ def test_reference_oofs_take_only_saved_files_on_the_same_folds(rec, windows, fo
     assert [df["approach"].iloc[0] for df in frames] == ["constant", "lightgbm", "net_a"]
     assert notes == ["constant: saved OOF file", "lightgbm: saved OOF file", "net_a: saved OOF file",
                      "net_b: not run yet, left out", "net_c: not run yet, left out"]
+
+
+def test_lightgbm_training_grid_capped_by_the_profile(rec, windows, folds):
+    """Past ``max_train_windows`` the denser train_stride grid gives way to the evaluation grid: the
+    same trees as a config whose train_stride is the evaluation grid's; under the cap, the dense grid."""
+    small = dict(n_estimators=20, learning_rate=0.1, min_child_samples=5)
+    dense = lightgbm.LgbmConfig(**small, train_stride=windows.length // 2)
+    on_eval = lightgbm.LgbmConfig(**small, train_stride=windows.length)
+    kw = dict(windows=windows, save=False, progress=False)
+    capped = lightgbm.cross_validate(rec, folds, dense, max_train_windows=len(windows), **kw).oof
+    plain = lightgbm.cross_validate(rec, folds, on_eval, **kw).oof
+    uncapped = lightgbm.cross_validate(rec, folds, dense, max_train_windows=10 * len(windows), **kw).oof
+    assert np.array_equal(capped["prediction"], plain["prediction"])
+    assert not np.array_equal(uncapped["prediction"], plain["prediction"])

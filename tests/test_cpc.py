@@ -253,3 +253,24 @@ def test_a_fine_tuned_checkpoint_rebuilds_without_the_pretrained_file(tmp_path):
     x = torch.randint(-50, 50, (2, 8192), dtype=torch.int16)
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(x), module(x))
+
+
+@pytest.mark.parametrize("batch", [1, 3, 1000])
+def test_clip_statistics_in_batches_match_the_whole_array(batch):
+    """Chapter 5's clipping table is computed a few segments at a time (2,624 full-size segments at once
+    took ~10 GB); whatever the batch, the table is that of the whole array at once."""
+    from quake_lib.approaches.cpc_experiments import clip_statistics
+    from quake_lib.train.data import normalize
+
+    rng = np.random.default_rng(0)
+    seg = (rng.standard_t(2, size=(7, 5_000)) * 20).clip(-30_000, 30_000).astype(np.int16)
+    scale = 6.0
+    x = normalize(torch.from_numpy(seg), scale).squeeze(1).numpy().astype(np.float64)
+    beyond = np.abs(x) > 10.0
+    want = [100 * beyond.mean(), 100 * (x ** 2)[beyond].sum() / (x ** 2).sum(), 100 * beyond.any(axis=1).mean(),
+            np.abs(x).max()]
+    got = clip_statistics(seg, scale, batch=batch)
+    assert got.tolist() == pytest.approx(np.round(want, 3).tolist())
+    assert 0 < got.iloc[0] < 100  # the data does cross the bound: the test can fail
+    with pytest.raises(ValueError, match="segments"):
+        clip_statistics(seg[0], scale)

@@ -42,3 +42,22 @@ def test_predictions_over_time_put_each_window_at_its_place():
     assert len([line for line in ax.lines if line.get_linestyle() == ":"]) == 1  # one cycle boundary
     with pytest.raises(ValueError, match=r"no OOF predictions for \['c'\]"):
         results.predictions_over_time(oof, ["a", "c"])
+
+
+def test_curves_without_held_out_diagnostics():
+    """A seed run without the per-epoch diagnostics (``report --seeds``, seeds after the first:
+    ``validate_every=0``) logs training columns only; the curve figures draw what is there."""
+    import matplotlib.pyplot as plt
+
+    from quake_lib.figures import ch05_cpc
+    from quake_lib.figures.results import learning_curves
+
+    m = pd.DataFrame({"approach": "a", "fold": [0, 0, 1, 1], "epoch": [0, 1, 0, 1],
+                      "train_loss": [2.0, 1.5, 2.1, 1.4], "train_mae": [3.0, 2.5, 3.1, 2.4]})
+    probe = pd.DataFrame({"fold": 0, "iteration": [0, 1], "train_loss": [2.0, 1.0], "held_out_loss": [2.2, 1.9]})
+    for fig in (learning_curves(m), ch05_cpc.head_curves_figure({"probe": probe}, {"fine-tune": m})):
+        assert fig.axes
+        plt.close(fig)
+    fig = ch05_cpc.head_curves_figure({"probe": probe}, {"fine-tune": m})
+    assert len(fig.axes[1].lines) == 1  # the training curve only
+    plt.close(fig)

@@ -48,3 +48,21 @@ def test_errors():
         cycle_folds([0, 1, 2], n_folds=1)
     with pytest.raises(ValueError, match="3 cycles cannot fill 5 folds"):
         cycle_folds([0, 1, 2, 2], n_folds=5)
+
+
+def test_training_grid_is_bounded_by_its_cap(tmp_path):
+    """A denser training grid is used only while it holds at most ``max_windows`` windows; past the cap
+    the evaluation grid itself (the same object: its features are not computed twice)."""
+    from tiny_data import loud_recording
+
+    from quake_lib.evaluation.folds import training_grid
+
+    rec = loud_recording(tmp_path, n_cycles=4, cycle_len=24_576)
+    ev = rec.windows(length=4_096, stride=4_096)
+    dense = training_grid(rec, ev, 1_024)
+    assert len(dense) > len(ev) and dense.length == ev.length
+    assert set(ev.starts.tolist()) <= set(dense.starts.tolist())  # the evaluation windows are on it
+    assert len(training_grid(rec, ev, 1_024, max_windows=len(dense))) == len(dense)
+    assert training_grid(rec, ev, 1_024, max_windows=len(dense) - 1) is ev
+    with pytest.raises(ValueError, match="max_windows"):
+        training_grid(rec, ev, 1_024, max_windows=0)

@@ -197,3 +197,13 @@ def test_per_epoch_diagnostics_use_a_bounded_evenly_spaced_subset_and_prediction
     assert TrainConfig.from_profile(profiles.get("default")).data_config(LENGTH).val_windows == 96
     with pytest.raises(ValueError, match="val_windows must be an integer >= 0"):
         TrainConfig(val_windows=-1)
+
+
+def test_diagnostics_off_for_the_extra_seeds():
+    """``session.setup(diagnostics=False)`` (a notebook of ``report --seeds`` after the first seed) gives
+    a profile whose networks skip the per-epoch held-out diagnostics; the default keeps them."""
+    from quake_lib import profiles
+    from quake_lib.train.fit import TrainConfig
+
+    assert TrainConfig.from_profile(profiles.get("default")).validate_every == 1
+    assert TrainConfig.from_profile(profiles.get("default", validate_every=0)).validate_every == 0

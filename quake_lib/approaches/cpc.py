@@ -94,8 +94,8 @@ def frozen_features(rec: Recording, pretrained: Path | None, scale: float, profi
     sz = profile.cpc
     torch.manual_seed(seed)
     body = CPCBody(16, CPCBodyConfig(pretrained=None if pretrained is None else str(pretrained), freeze=True))
-    grid = rec.windows(evaluation.WINDOW, sz.probe_stride)
     ev = evaluation.eval_windows(rec)
+    grid = evaluation.training_grid(rec, ev, sz.probe_stride, profile.train_grid_windows)
     with torch_threads(sz.threads):
         x = pooled_features(body, rec, grid, scale)
     return FeatureSet(grid, x, ev, x[locate(grid, ev)])

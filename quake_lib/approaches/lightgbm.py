@@ -78,7 +78,8 @@ def arm_name(approach: str, target: str) -> str:
 
 def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None = None, seed: int = 0,
                    windows: Windows | None = None, approach: str = "lightgbm", save: bool = True,
-                   progress: bool = True, targets=(cycle_targets.TTF,)) -> LgbmResult:
+                   progress: bool = True, targets=(cycle_targets.TTF,),
+                   max_train_windows: int | None = None) -> LgbmResult:
     """Fit LightGBM on the Kaggle feature set of each fold's training cycles, predict the held-out.
 
     ``targets`` (of :data:`TARGETS`): one arm per target (:func:`arm_name`), each with its OOF file and
@@ -88,7 +89,9 @@ def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None 
     (:mod:`quake_lib.data.cycle_targets`; saved per fold in ``meta.json`` for :func:`predict_ttf`). The
     cycle targets' fits leave out the training windows of the partial first cycle (unknown length);
     every arm predicts every held-out window, and a cycle target's OOF rows keep its raw prediction in
-    ``predicted_<target>``."""
+    ``predicted_<target>``. ``max_train_windows`` (the profile's ``train_grid_windows``): a
+    ``train_stride`` grid holding more windows trains on the evaluation grid instead
+    (:func:`quake_lib.evaluation.training_grid`), so the feature passes are bounded by the profile."""
     config = LgbmConfig() if config is None else config
     targets = tuple(dict.fromkeys(cycle_targets.check_target(t) for t in targets))
     if not targets:
@@ -100,8 +103,8 @@ def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None 
     if config.train_stride == evaluation.EVAL_STRIDE and windows.length == evaluation.WINDOW:
         train_windows, x_train = windows, x_eval
     else:
-        train_windows = rec.windows(length=windows.length, stride=config.train_stride)
-        x_train = kaggle_features(rec, train_windows, progress=progress)
+        train_windows = evaluation.training_grid(rec, windows, config.train_stride, max_train_windows)
+        x_train = x_eval if train_windows is windows else kaggle_features(rec, train_windows, progress=progress)
     lengths = cycle_targets.cycle_lengths(rec)
     y_train = {t: cycle_targets.target(t, train_windows.targets, lengths[train_windows.cycles]) for t in targets}
     parts, imps = {t: [] for t in targets}, []

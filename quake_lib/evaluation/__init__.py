@@ -19,6 +19,7 @@ from .folds import (
                     eval_windows,
                     fold_table,
                     make_folds,
+                    training_grid,
 )
 from .oof import (
                     OOF_COLUMNS,
@@ -40,4 +41,4 @@ from .staging import StagedRun
 __all__ = ["EVAL_STRIDE", "FOLD_SEED", "N_FOLDS", "OOF_COLUMNS", "READOUT_PREFIX", "WINDOW", "Fold", "StagedRun",
            "check_approach", "check_folds", "checkpoint_dir", "cycle_folds", "eval_windows", "expand_readouts",
            "fold_mae", "fold_table", "intervals", "load_all", "load_metrics", "load_oof", "make_folds", "mae_table",
-           "metrics_path", "oof_frame", "oof_path", "save_metrics", "save_oof", "spread_table"]
+           "metrics_path", "oof_frame", "oof_path", "save_metrics", "save_oof", "spread_table", "training_grid"]

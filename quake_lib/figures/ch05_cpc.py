@@ -44,9 +44,10 @@ def head_curves_figure(probe_curves: dict, tune_metrics: dict):
         ax.plot(m.index, m["held_out_loss"], label="held-out cycles")
         ax.set(title=name, xlabel="iteration")
     for ax, (name, mt) in zip(axes[len(probe_curves):], tune_metrics.items()):
-        m = mt.groupby("epoch")[["train_loss", "val_loss"]].mean()
+        m = mt.groupby("epoch").mean(numeric_only=True)
         ax.plot(m.index + 1, m["train_loss"], "o-", label="train")
-        ax.plot(m.index + 1, m["val_loss"], "s-", label="held-out cycles")
+        if "val_loss" in m:  # absent when the held-out diagnostics were off (validate_every=0)
+            ax.plot(m.index + 1, m["val_loss"], "s-", label="held-out cycles")
         ax.set(title=name, xlabel="epoch")
     axes[0].set_ylabel("binned cross-entropy")
     axes[0].legend(fontsize=8)

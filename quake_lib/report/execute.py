@@ -179,7 +179,8 @@ def chapter_number(path: Path) -> int:
 
 # What a notebook of a trained chapter skips for every seed but the first: its design studies (chapter 3's
 # learning-rate range test, chapter 4's front-end study, chapter 5's 2019 experiments and random-encoder
-# controls). They are not part of the comparison, and skipping them keeps three seeds within an hour.
+# controls) and the networks' per-epoch held-out diagnostics (learning curves; ~90 s per seed). They are not
+# part of the comparison, and skipping them keeps three seeds within an hour.
 STUDIES = "studies"
 SEEDS = "seeds"
 

@@ -55,9 +55,11 @@ def resolve(dataset: str, profile: str) -> tuple[str, str]:
     return dataset, profile
 
 
-def setup(dataset: str = "synthetic", profile: str = "default", seed: int = 0) -> Session:
+def setup(dataset: str = "synthetic", profile: str = "default", seed: int = 0, diagnostics: bool = True) -> Session:
+    """``diagnostics=False``: the networks skip their per-epoch held-out diagnostics (learning curves;
+    ``validate_every=0``): a notebook run by ``report --seeds`` for a seed other than the first."""
     dataset, profile = resolve(dataset, profile)
-    prof = profiles.get(profile)
+    prof = profiles.get(profile) if diagnostics else profiles.get(profile, validate_every=0)
     seed_everything(seed)
     quiet()
     style.configure()

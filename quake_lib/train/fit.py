@@ -76,7 +76,7 @@ class TrainConfig:
                             "resolve a name once with quake_lib.profiles.get(name)")
         base = cls(epochs=profile.epochs, windows_per_epoch=profile.windows_per_epoch,
                    batch_size=profile.batch_size, lr=profile.lr, bn_windows=profile.bn_windows,
-                   val_windows=profile.val_windows)
+                   val_windows=profile.val_windows, validate_every=profile.validate_every)
         return replace(base, **overrides)
 
     def data_config(self, length: int) -> DataConfig:
