@@ -118,10 +118,11 @@ def run_probes(feats: FeatureSet, folds: list[Fold], profile: Profile, seed: int
 
 
 def train_network(rec: Recording, folds: list[Fold], profile: Profile, pretrained: Path | None, seed: int = 0,
-                  save: bool = True) -> train.CVResult:
+                  save: bool = True, **train_options) -> train.CVResult:
     """Fine-tune (``pretrained`` given: ``cpc_finetune``) or train from scratch (``cpc_scratch``)
     the whole ``"cpc"`` body through :func:`quake_lib.train.cross_validate`, binned head; both on the
-    same budget (``profile.cpc``), so the comparison says what pre-training adds."""
+    same budget (``profile.cpc``), so the comparison says what pre-training adds. ``train_options``: any
+    other argument of :func:`quake_lib.train.cross_validate` (``eval_windows``, ``config``, ...)."""
     sz = profile.cpc
     factory = models.factory(APPROACH.model, pretrained=None if pretrained is None else str(pretrained))
     approach = "cpc_scratch" if pretrained is None else "cpc_finetune"
@@ -129,7 +130,7 @@ def train_network(rec: Recording, folds: list[Fold], profile: Profile, pretraine
     return train.cross_validate(rec, factory, "binned", folds, profile=profile, seed=seed, approach=approach,
                                 save=save, epochs=sz.tune_epochs, windows_per_epoch=sz.tune_windows,
                                 batch_size=sz.tune_batch, lr=lr, threads=sz.threads, bn_windows=sz.bn_windows,
-                                verbose=False)
+                                verbose=False, **train_options)
 
 
 def mae_summary(oofs: list[pd.DataFrame], reference: str = "constant") -> pd.DataFrame:
