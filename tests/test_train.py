@@ -160,11 +160,21 @@ def test_predict_is_deterministic_and_ordered(rec, windows):
     assert len(a) == len(windows) and np.allclose(a[:10], b, atol=1e-5)
 
 
-def test_lr_find_gives_a_table(rec, windows):
+def test_lr_find_gives_a_table(rec, windows, monkeypatch):
+    from pathlib import Path
+
+    from quake_lib.train import lr_finder as lr_module
+    from quake_lib.train.fit import make_trainer
+
+    trainers = []  # the range test saves a checkpoint in its trainer's root folder: a temporary one
+    monkeypatch.setattr(lr_module, "make_trainer",
+                        lambda *a, **k: trainers.append(make_trainer(*a, **k)) or trainers[-1])
     res = lr_find(rec, TINY, "regression", windows=windows, num_training=8, seed=0,
                   **{**FAST, "batch_size": 8})
     assert isinstance(res.table, pd.DataFrame) and len(res.table) > 0
     assert {"lr", "loss"} <= set(res.table.columns)
+    root = Path(trainers[0].default_root_dir)
+    assert root != Path.cwd() and not root.exists()  # not the notebook's folder, and cleaned up
 
 
 def test_train_config_from_profiles():

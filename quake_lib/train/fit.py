@@ -121,8 +121,9 @@ def trainer_kwargs(cfg: TrainConfig) -> dict:
 
 
 def make_trainer(cfg: TrainConfig, log_dir: Path | None, name: str = "run", version: str = "0",
-                 max_epochs: int | None = None, label: str | None = None) -> L.Trainer:
-    """A Lightning trainer for ``cfg``; ``label`` names the run in the progress shown to a person."""
+                 max_epochs: int | None = None, label: str | None = None, root_dir: Path | None = None) -> L.Trainer:
+    """A Lightning trainer for ``cfg``; ``label`` names the run in the progress shown to a person;
+    ``root_dir``: where Lightning may write its own files (default: the working directory)."""
     logger = False
     if log_dir is not None:
         from lightning.pytorch.loggers import CSVLogger
@@ -135,7 +136,7 @@ def make_trainer(cfg: TrainConfig, log_dir: Path | None, name: str = "run", vers
         num_sanity_val_steps=0, reload_dataloaders_every_n_epochs=1, log_every_n_steps=1,
         check_val_every_n_epoch=max(cfg.validate_every, 1),
         limit_val_batches=1.0 if cfg.validate_every > 0 else 0, gradient_clip_val=cfg.gradient_clip,
-        deterministic="warn", use_distributed_sampler=True, **trainer_kwargs(cfg))
+        deterministic="warn", use_distributed_sampler=True, default_root_dir=root_dir, **trainer_kwargs(cfg))
 
 
 def _fresh_head(head):

@@ -6,7 +6,9 @@ carries no information about the held-out cycles.
 from __future__ import annotations
 
 import functools
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import lightning as L
 import pandas as pd
@@ -53,7 +55,10 @@ def lr_find(recording: Recording, model_factory, head="binned", fold: Fold | Non
     head_.fit_targets(dm.train_targets())
     module = QuakeModule(model_factory(head_.n_outputs), head_, scale=dm.scale, lr=cfg.lr,
                          weight_decay=cfg.weight_decay, augment=cfg.augment)
-    trainer = make_trainer(cfg, None, max_epochs=1)
+    # the range test saves and restores a checkpoint of the module in the trainer's root folder: a
+    # temporary one, not the notebook's folder (a run stopped midway left a .lr_find_*.ckpt there)
+    tmp = tempfile.TemporaryDirectory(prefix="quake-lr-find-")
+    trainer = make_trainer(cfg, None, max_epochs=1, root_dir=Path(tmp.name))
     # Lightning's range test always draws its own tqdm bar; off unless progress bars are wanted here
     # (never under `report`, whose kernels would write it into the notebook)
     original = lr_finder.tqdm
@@ -65,5 +70,6 @@ def lr_find(recording: Recording, model_factory, head="binned", fold: Fold | Non
                                             num_training=num_training, update_attr=False)
     finally:
         lr_finder.tqdm = original
+        tmp.cleanup()
     table = pd.DataFrame(finder.results)
     return LrFindResult(finder.suggestion(), table)
