@@ -100,11 +100,10 @@ def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None 
     windows = evaluation.eval_windows(rec) if windows is None else windows
     evaluation.check_folds(folds, windows)
     x_eval = kaggle_features(rec, windows, progress=progress)
-    if config.train_stride == evaluation.EVAL_STRIDE and windows.length == evaluation.WINDOW:
-        train_windows, x_train = windows, x_eval
-    else:
-        train_windows = evaluation.training_grid(rec, windows, config.train_stride, max_train_windows)
-        x_train = x_eval if train_windows is windows else kaggle_features(rec, train_windows, progress=progress)
+    on_eval_grid = config.train_stride == evaluation.EVAL_STRIDE and windows.length == evaluation.WINDOW
+    train_windows = (windows if on_eval_grid
+                     else evaluation.training_grid(rec, windows, config.train_stride, max_train_windows))
+    x_train = x_eval if train_windows is windows else kaggle_features(rec, train_windows, progress=progress)
     lengths = cycle_targets.cycle_lengths(rec)
     y_train = {t: cycle_targets.target(t, train_windows.targets, lengths[train_windows.cycles]) for t in targets}
     parts, imps = {t: [] for t in targets}, []
