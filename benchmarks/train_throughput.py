@@ -4,8 +4,10 @@ Windows per second, forward + backward + AdamW step, on 150,000-sample windows a
 sizes, for
   (a) baseline: the same network with no decimating front end (``decimate=1``): the stem and every
       residual block run at the full 4 MHz rate (4x the time steps);
-  (b) ours: the default ``wave_cnn`` (fixed low-pass + decimation by 4: the real spectrum holds
-      almost no power above ~1 MHz).
+  (b) the first version's stem (stride 8, kernel 16, energy window 16 steps), the default until
+      2026-11-30: its body runs twice the time steps of (c);
+  (c) ours: the default ``wave_cnn`` (fixed low-pass + decimation by 4: the real spectrum holds
+      almost no power above ~1 MHz; stem stride 16).
 Both get the same random windows (drawn like training batches, heavy-tailed). Each (model, batch)
 runs in a fresh subprocess so that its peak RSS (VmHWM) is its own. CUDA (bf16 autocast) is
 measured too when a GPU is present.
@@ -28,7 +30,9 @@ from _measure import peak_rss_mb  # benchmarks/_measure.py (the script's own fol
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = {"full_rate_baseline": {"decimate": 1}, "wave_cnn": {}}
+VARIANTS = {"full_rate_baseline": {"decimate": 1},
+            "stem_stride_8": {"stem_kernel": 16, "stem_stride": 8, "energy_window": 16},
+            "wave_cnn": {}}
 
 
 def measure(variant: str, batch: int, steps: int, device: str) -> dict:
@@ -111,8 +115,11 @@ def main() -> None:
                         and r["variant"] == "full_rate_baseline")
             ours = next(r for r in rows if r["device"] == device and r["batch"] == batch
                         and r["variant"] == "wave_cnn")
+            stem8 = next(r for r in rows if r["device"] == device and r["batch"] == batch
+                         and r["variant"] == "stem_stride_8")
             print(f"{device:4s} batch {batch:3d} ratio wave_cnn / full-rate baseline: "
-                  f"{ours['windows_per_s'] / base['windows_per_s']:.2f}x", flush=True)
+                  f"{ours['windows_per_s'] / base['windows_per_s']:.2f}x, wave_cnn / stem stride 8: "
+                  f"{ours['windows_per_s'] / stem8['windows_per_s']:.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -91,8 +91,9 @@ class Profile:
     stft_windows: int = 120          # windows used to compare STFT settings
     envelope_bins: int = 4_000       # min/max bins for whole-recording plots
     # Approaches 1 and 2 (quake_lib.train). One fold's run costs epochs x windows_per_epoch windows
-    # forward + backward. Measured on 2 CPU cores, idle: approach 1 (wave_cnn) takes ~22-27 s per
-    # fold, so 5 folds x 2 heads ~4-4.5 min; the quick profile ~9 s per head on the quick dataset.
+    # forward + backward. Measured on 2 CPU cores, idle: approach 1 (wave_cnn) takes ~20 s per fold
+    # with its per-epoch diagnostics, so 5 folds x 4 arms ~7 min; the quick profile ~9 s per arm on the
+    # quick dataset.
     epochs: int = 8                  # passes, each over freshly drawn random training windows
     windows_per_epoch: int = 320     # random training windows drawn per epoch
     batch_size: int = 32
