@@ -2,7 +2,7 @@
 
 - ``quick``: for ``make test`` / nbval (``QUAKE_QUICK=1``): the small ``quick`` dataset, a few windows,
   seconds per notebook.
-- ``default``: what ``make report`` runs on the ``synthetic`` dataset on 2 CPU cores (~26 min for chapters
+- ``default``: what ``make report`` runs on the ``synthetic`` dataset on 2 CPU cores (~21 min for chapters
   1-6, ~4 min for chapter 7).
 - ``full``: for the real recording on a GPU machine (more windows, longer training).
 
