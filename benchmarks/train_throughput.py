@@ -99,27 +99,21 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"# {platform.machine()}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}, "
           f"python {platform.python_version()}")
-    rows = []
     for device in devices:
         for batch in args.batch:
+            speed = {}  # variant -> windows/s at this (device, batch)
             for variant in VARIANTS:
                 cmd = [sys.executable, __file__, "--child", "--variant", variant, "--batch", str(batch),
                        "--steps", str(args.steps), "--device", device]
                 res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-                rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-                r = rows[-1]
+                r = json.loads(res.stdout.strip().splitlines()[-1])
+                speed[variant] = r["windows_per_s"]
                 print(f"{device:4s} batch {batch:3d} {variant:20s} {r['windows_per_s']:8.1f} windows/s  "
                       f"peak RSS {r['peak_rss_mb']:5.0f} MB (after imports {r['import_rss_mb']:.0f} MB)  "
                       f"({r['params']:,} parameters)", flush=True)
-            base = next(r for r in rows if r["device"] == device and r["batch"] == batch
-                        and r["variant"] == "full_rate_baseline")
-            ours = next(r for r in rows if r["device"] == device and r["batch"] == batch
-                        and r["variant"] == "wave_cnn")
-            stem8 = next(r for r in rows if r["device"] == device and r["batch"] == batch
-                         and r["variant"] == "stem_stride_8")
             print(f"{device:4s} batch {batch:3d} ratio wave_cnn / full-rate baseline: "
-                  f"{ours['windows_per_s'] / base['windows_per_s']:.2f}x, wave_cnn / stem stride 8: "
-                  f"{ours['windows_per_s'] / stem8['windows_per_s']:.2f}x", flush=True)
+                  f"{speed['wave_cnn'] / speed['full_rate_baseline']:.2f}x, wave_cnn / stem stride 8: "
+                  f"{speed['wave_cnn'] / speed['stem_stride_8']:.2f}x", flush=True)
 
 
 if __name__ == "__main__":
