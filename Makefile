@@ -22,6 +22,10 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/notebooks/s
 
 venv: $(VENV)/.installed
 
+# A fresh .venv takes ~6.5 GB (the CUDA wheels of torch): checked before pip starts, so a full disk is named at once
+# instead of as pip's OSError halfway through the install.
+VENV_MIN_FREE_GB ?= 7
+
 # The locked versions first (pip checks each file's sha256 against the lock), then this project itself without
 # dependencies, built by the locked setuptools (an editable install cannot be hash-checked, hence a second pip
 # call), then pip check.
@@ -29,6 +33,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else \
 		"requirements.lock is for Python 3.11, $(VENV) has " + sys.version.split()[0] + ": rm -r $(VENV); make venv PYTHON=python3.11")'
+	@$(PY) -c 'import importlib.util, shutil, sys; free = shutil.disk_usage("$(VENV)").free / 2**30; \
+		sys.exit(None if importlib.util.find_spec("torch") or free >= $(VENV_MIN_FREE_GB) else \
+		"make venv: the locked environment needs about $(VENV_MIN_FREE_GB) GB under $(VENV) (torch 2.14.1 is a CUDA " \
+		"build), %.1f GB are free there: free some disk (or make venv VENV=/a/bigger/disk/venv), then rerun" % free)'
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -m pip check

@@ -10,6 +10,7 @@ Each check is a function of the paths it reads, so that the negative tests below
 import platform
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -274,3 +275,17 @@ def test_a_drifting_environment_yml_is_found(tmp_path):
     ]
     shutil.copy(ENVIRONMENT, tmp_path / "copy.yml")
     assert environment_problems(tmp_path / "copy.yml", LOCK) == []
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make, which runs the venv recipe")
+def test_make_venv_names_a_full_disk_before_pip_starts(tmp_path):
+    # A fresh venv of the lock takes ~6.5 GB; on a disk with less, pip used to die halfway with "[Errno 28] No
+    # space left on device". The recipe now checks first (an impossible requirement stands in for a full disk).
+    venv = tmp_path / "venv"
+    run = subprocess.run(["make", "-C", str(ROOT), "venv", f"VENV={venv}", "VENV_MIN_FREE_GB=1000000"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert f"needs about 1000000 GB under {venv}" in run.stderr
+    assert "GB are free there" in run.stderr
+    assert not (venv / ".installed").exists()
+    assert not (venv / "lib" / "python3.11" / "site-packages" / "torch").exists()
