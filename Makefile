@@ -35,8 +35,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 		"requirements.lock is for Python 3.11, $(VENV) has " + sys.version.split()[0] + ": rm -r $(VENV); make venv PYTHON=python3.11")'
 	@$(PY) -c 'import importlib.util, shutil, sys; free = shutil.disk_usage("$(VENV)").free / 2**30; \
 		sys.exit(None if importlib.util.find_spec("torch") or free >= $(VENV_MIN_FREE_GB) else \
-		"make venv: the locked environment needs about $(VENV_MIN_FREE_GB) GB under $(VENV) (torch 2.14.1 is a CUDA " \
-		"build), %.1f GB are free there: free some disk (or make venv VENV=/a/bigger/disk/venv), then rerun" % free)'
+		"make venv: the locked environment needs about $(VENV_MIN_FREE_GB) GB under $(VENV) (the locked torch is a " \
+		"CUDA build), %.1f GB are free there: free some disk, or give every make command VENV=/a/bigger/disk/venv" % free)'
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
