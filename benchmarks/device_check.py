@@ -118,6 +118,7 @@ def child_setup(args) -> None:
     import numpy
     import torch
 
+    from quake_lib import profiles
     from quake_lib.train.fit import TrainConfig, trainer_kwargs
     cuda = torch.cuda.is_available()
     props = torch.cuda.get_device_properties(0) if cuda else None
@@ -125,7 +126,8 @@ def child_setup(args) -> None:
          cudnn=torch.backends.cudnn.version() if cuda else None, lightning=lightning.__version__,
          numpy=numpy.__version__, cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
          gpu=props.name if cuda else None, gpu_memory_gib=props.total_memory / 2**30 if cuda else None,
-         bf16=bool(cuda and torch.cuda.is_bf16_supported()), trainer=trainer_kwargs(TrainConfig()))
+         bf16=bool(cuda and torch.cuda.is_bf16_supported()),
+         trainer=trainer_kwargs(TrainConfig.from_profile(profiles.get("default"))))
     from quake_lib.data import datasets
     t0 = time.perf_counter()
     rec = datasets.prepare(args.dataset)
@@ -162,8 +164,9 @@ def child_train(args) -> None:
         t0 = time.perf_counter()
         if name in ("wave_cnn", "spec_resnet"):
             sizes = {"windows_per_epoch": prof.windows_per_epoch, "batch_size": prof.batch_size}
-            call = wave_cnn.cross_validate if name == "wave_cnn" else spec_resnet.cross_validate
-            res = call(rec, folds[:1], prof, 0, eval_windows=held, epochs=n, verbose=False)
+            approach = wave_cnn if name == "wave_cnn" else spec_resnet
+            res = approach.cross_validate(rec, folds[:1], prof, 0, arms=(approach.APPROACH.main_arm,),
+                                          eval_windows=held, epochs=n, verbose=False)
             metrics, fold_s = res.metrics, res.seconds
         elif name == "cpc_pretrain":
             pre = prof.cpc.pretrain
@@ -174,7 +177,7 @@ def child_train(args) -> None:
             one = replace(prof, cpc=replace(prof.cpc, pretrain=replace(pre, epochs=n)))
             res, _ = cpc.pretrain_dataset(args.dataset, segments, one, seed=0)  # saves what fine-tuning loads
             metrics, fold_s = res.metrics, res.seconds
-        else:  # cpc_finetune: chapter 5's train_network, on the weights the pre-training step saved
+        else:  # cpc_finetune: the approach's train_network, on the weights the pre-training step saved
             sz = prof.cpc
             sizes = {"windows_per_epoch": sz.tune_windows, "batch_size": sz.tune_batch}
             pretrained = cpc.pretrained_path(args.dataset)

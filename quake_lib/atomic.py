@@ -11,12 +11,16 @@ Folders (a prepared recording, a training run's fold models) follow the same pat
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from . import paths
 
 
 class LockBusyError(RuntimeError):
@@ -38,6 +42,11 @@ def atomic_path(path, suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno not in _NO_SPACE or isinstance(e, NoSpaceError):
+            raise
+        # the writer's own error names no file (or the temporary one): name the file being written
+        raise NoSpaceError(path, written=tmp.stat().st_size if tmp.exists() else None) from e
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -172,3 +181,144 @@ def exclusive_lock(path, wait: bool = True, log=None, what: str = "this"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)  # before unlocking: a waiter then sees that the name moved on
         os.close(fd)
+
+
+# ------------------------------------------------------------------ errors a user can act on, in words
+# A full disk, a folder without write permission, a file where a folder belongs: the command line
+# says so in one line naming the path the user knows (not a hidden temporary sibling or lock file).
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+# .NAME.tmp-PID[.suffix], .NAME.partial-PID, .NAME.old-PID (this module's siblings) and .NAME.lock
+_HIDDEN = re.compile(r"^\.(.+)\.(?:(?:tmp|partial|old)-\d+(?:\..*)?|lock)$")
+
+
+class NoSpaceError(OSError):
+    """The file system holding ``path`` is full; the message says how much was written (if known),
+    how much was needed (if known) and how much is free."""
+
+    def __init__(self, path, written: int | None = None, needed: int | None = None):
+        super().__init__(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        self.written, self.needed = written, needed
+
+    def __str__(self) -> str:
+        path = Path(self.filename)
+        free = free_bytes(path)
+        facts = [f"{format_bytes(self.written)} written" if self.written is not None else None,
+                 f"about {format_bytes(self.needed)} needed" if self.needed is not None else None,
+                 f"{format_bytes(free)} free" if free is not None else None]
+        facts = ", ".join(f for f in facts if f)
+        return (f"{shown_path(path)}: no space left on the file system{f' ({facts})' if facts else ''}"
+                f"{_folder_hint(path)}; expected room for it: free some space or choose another folder")
+
+
+def shown_path(path) -> Path:
+    """The path the user knows for ``path``: a hidden sibling of this module (``.NAME.tmp-PID``,
+    ``.NAME.partial-PID/...``, ``.NAME.old-PID``) or a lock file (``.NAME.lock``) stands for ``NAME``."""
+    parts = []
+    for part in Path(path).parts:
+        m = _HIDDEN.match(part)
+        parts.append(m.group(1) if m else part)
+    return Path(*parts)
+
+
+def free_bytes(path) -> int | None:
+    """Free bytes of the file system that holds ``path`` (or would: its nearest existing folder)."""
+    for p in (Path(path), *Path(path).parents):
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(p).free
+    return None
+
+
+def format_bytes(n: int) -> str:
+    for unit, size in (("GB", 10 ** 9), ("MB", 10 ** 6), ("kB", 10 ** 3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,} bytes"
+
+
+def _nearest_existing(path: Path) -> Path | None:
+    return next((p for p in (path, *path.parents) if os.path.lexists(p)), None)
+
+
+def _folder_hint(path: Path) -> str:
+    """Which setting chose the folder, where one did (the data folder)."""
+    data = paths.data_dir()
+    path = Path(os.path.abspath(path))
+    if path == data or data in path.parents or path in data.parents:
+        return f" (the data folder {data}; QUAKE_DATA_DIR sets another)"
+    return ""
+
+
+def can_write_in(folder: Path) -> bool:
+    """Whether this process can create a file in ``folder`` (tried, not inferred from mode bits: a root
+    process without CAP_DAC_OVERRIDE, an ACL or a read-only mount all decide differently)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def check_writable_dir(folder, what: str) -> Path:
+    """``folder`` if it is, or can be made, a folder this process can write in; else a ValueError
+    naming it, ``what`` goes there and what is missing. For work that writes its results only at
+    the end (a report chapter): checked before it starts."""
+    folder = Path(folder)
+    existing = _nearest_existing(folder)
+    if existing is None:
+        return folder
+    if not existing.is_dir():
+        kind = "a file" if existing.is_file() else "not a directory"
+        raise ValueError(f"{existing}: is {kind}{_folder_hint(existing)}; expected a directory for {what}")
+    if not can_write_in(existing):
+        raise ValueError(f"{folder}: no write permission on the folder {existing}{_folder_hint(folder)}; "
+                         f"expected a folder this user can write to, for {what}")
+    return folder
+
+
+def _permission_message(path: Path) -> str:
+    shown = shown_path(path)
+    if not os.path.lexists(path) or path.is_dir():
+        folder = _nearest_existing(path if path.is_dir() else path.parent)
+        if folder is not None and folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+            missing = f"no read permission on the folder {shown_path(folder)}"
+        elif folder is not None and folder.is_dir() and not can_write_in(folder):
+            missing = f"no write permission on the folder {shown_path(folder)}"
+        else:
+            missing = "permission denied"
+    elif not os.access(path, os.R_OK):
+        missing = f"no read permission on {shown}"
+    elif not can_write_in(path.parent):
+        missing = f"no write permission on the folder {shown_path(path.parent)}"
+    else:
+        missing = f"no write permission on {shown}"
+    return (f"{shown}: {missing}{_folder_hint(path)}; expected a folder this user can read and write "
+            "(change its permissions or choose another)")
+
+
+def os_error_message(e: OSError) -> str | None:
+    """One line for an OSError the user can act on (a full disk, a missing permission, a read-only
+    file system, a file where a folder belongs), naming the path they know; None for any other."""
+    if isinstance(e, NoSpaceError):
+        return str(e)
+    path = Path(os.fsdecode(e.filename)) if isinstance(e.filename, (str, bytes, os.PathLike)) else None
+    if e.errno in _NO_SPACE:
+        return str(NoSpaceError(path)) if path is not None else (
+            "no space left on the file system; expected room for the files being written: free some space")
+    if path is None:
+        return None
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return _permission_message(path)
+    if e.errno == errno.EROFS:
+        return (f"{shown_path(path)}: the file system is read-only{_folder_hint(path)}; expected a folder that "
+                "can be written (choose another)")
+    if e.errno in (errno.EEXIST, errno.ENOTDIR):
+        blocker = _nearest_existing(path)
+        if blocker is not None and not blocker.is_dir():
+            return f"{shown_path(blocker)}: is a file{_folder_hint(blocker)}; expected a directory"
+    return None
+
+
+class ResultsReplacedError(RuntimeError):
+    """A dataset's ``results/`` folder was moved away while a run wrote into it (``ingest --force`` keeps
+    it as ``results.replaced-<time>/``): the run's results belong to data that is gone."""

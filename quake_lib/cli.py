@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__, profiles, progress
 from .approaches import registry
+from .atomic import LockBusyError, ResultsReplacedError
 
 DESCRIPTION = """\
 Predicting laboratory earthquakes from acoustic emission: the commands behind the report.
@@ -24,8 +25,8 @@ examples:
   python -m quake_lib report                          # every chapter, default profile, seed 0
   python -m quake_lib report --only 03 --profile quick
   python -m quake_lib ingest train.csv                 # the Kaggle file -> data/lanl/
-  python -m quake_lib train --approach wave_cnn --head regression binned
-  python -m quake_lib submit --approach lightgbm --test-dir test/
+  python -m quake_lib train --approach wave_cnn --arms wave_cnn_regression wave_cnn_binned
+  python -m quake_lib submit --arm lightgbm --test-dir test/
 """,
     "ingest": """\
 examples:
@@ -38,19 +39,19 @@ examples:
     "report": """\
 examples:
   python -m quake_lib report                           # = make report
-  python -m quake_lib report --seeds 0 1 2             # = make report SEEDS="0 1 2": chapter 6 over 3 seeds
+  python -m quake_lib report --seeds 0 1 2             # = make report SEEDS="0 1 2": the comparison over 3 seeds
   python -m quake_lib report --dataset lanl --only 01 02
-  python -m quake_lib report --only 03 --profile quick --output-dir /tmp/run -p label_sigma=0.5
+  python -m quake_lib report --only 06 --output-dir /tmp/run -p top_k=4
   python -m quake_lib report --html-only               # rebuild reports/ from the committed notebooks""",
     "train": """\
 examples:
-  python -m quake_lib train --approach wave_cnn --head binned --label-sigma 0.5
+  python -m quake_lib train --approach wave_cnn --arms wave_cnn_binned_soft
   python -m quake_lib train --approach lightgbm --dataset lanl
-  python -m quake_lib train --approach spec_resnet --profile quick --epochs 1""",
+  python -m quake_lib train --approach cpc --profile quick --seed 1""",
     "submit": """\
 examples:
-  python -m quake_lib submit --approach lightgbm --test-dir ~/kaggle/test
-  python -m quake_lib submit --approach wave_cnn_binned_soft --dataset lanl --test-dir test/ --output sub.csv""",
+  python -m quake_lib submit --arm lightgbm --test-dir ~/kaggle/test
+  python -m quake_lib submit --arm wave_cnn_binned_soft --dataset lanl --test-dir test/ --output sub.csv""",
     "rehearsal": """\
 examples:
   python -m quake_lib rehearsal /big/disk/rehearsal     # Kaggle's size: ~629M-row train.csv + 2,624 segments, ~11 GB
@@ -102,15 +103,15 @@ def _rehearsal(args) -> None:
     res = rehearsal.write_rehearsal(args.directory, spec, inside_repo=args.inside_repo, force=args.force,
                                     progress=not args.no_progress)
     print(res.summary())
-    print("next (from the repository root; the timings of issue 18):")
+    print("next (from the repository root; their timings: benchmarks/README.md):")
     for line in rehearsal.next_commands(res.directory, args.name):
         print(f"  {line}")
 
 
 def _report(args) -> None:
     from . import paths
-    from .report import execute
-    extra = execute.parse_assignments(args.param)
+    from .report import execute, preflight
+    extra = preflight.parse_assignments(args.param)
     out = Path(args.output_dir).resolve() if args.output_dir else None
     html = None if args.no_html else (Path(args.html_dir).resolve() if args.html_dir else paths.REPORTS_DIR)
     if args.html_only:
@@ -125,50 +126,24 @@ def _report(args) -> None:
 
 def _train(args) -> None:
     from . import evaluation
-    from .approaches import constant, lightgbm
+    from .approaches import protocol
     from .data import datasets
 
     approach = registry.get(args.approach)
+    arms = approach.check_arms(args.arms)
     profile = profiles.get(args.profile)
     # every name is checked before anything is generated or trained
     datasets.check_available(args.dataset)
-    if approach.kind == "baseline":
-        given = [opt for opt, value in (("--epochs", args.epochs), ("--label-sigma", args.label_sigma),
-                                        ("--name", args.name), ("--devices", args.devices), ("--head", args.head))
-                 if value is not None]
-        if given:
-            raise ValueError(f"{', '.join(given)}: only networks take {'these' if len(given) > 1 else 'this'}; "
-                             f"approach {args.approach!r} is a baseline (expected no such option)")
-    else:
-        args.head = args.head or ["binned"]
-        if args.label_sigma is not None and "binned" not in args.head:
-            raise ValueError("--label-sigma: only the binned head takes it; expected --head binned")
-        for head in args.head if args.name is not None else []:
-            evaluation.check_approach(f"{args.name}_{head}")
     rec = datasets.prepare(args.dataset)
     folds = evaluation.make_folds(rec, n_folds=args.folds)
-    if approach.kind == "baseline":
-        oof = (constant.cross_validate(rec, folds) if approach.name == "constant"
-               else lightgbm.cross_validate(rec, folds, seed=args.seed, targets=lightgbm.TARGETS,
-                                          max_train_windows=profile.train_grid_windows).oof)
-        print(evaluation.mae_table(oof).round(3).to_string())
-        return
-    from . import models, train
-    overrides = {} if args.devices is None else {"devices": args.devices}
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    for head in args.head:
-        spec = train.BinnedHead(label_sigma=args.label_sigma) if head == "binned" and args.label_sigma else head
-        res = train.cross_validate(rec, models.factory(approach.model), spec, folds, profile=profile,
-                                   seed=args.seed, approach=args.name and f"{args.name}_{head}", **overrides)
-        print(res.mae_table().round(3).to_string())
-        print(f"{res.approach}: {res.seconds:.1f} s for {len(res.fold_seconds)} folds")
+    result = protocol.cross_validate(approach.name, rec, folds, profile, args.seed, arms=arms, devices=args.devices)
+    print(evaluation.mae_table(result.oof).round(3).to_string())
 
 
 def _calibrate(args) -> int:
     from .data.synthetic.calibration import calibrate
     from .figures import style
-    from .figures.calibration import calibration_figure
+    from .figures.synthetic_calibration import calibration_figure
     from .paths import IMAGES_DIR
 
     cal = calibrate(n_cycles=args.cycles, per_bin=args.per_bin, seed=args.seed)
@@ -183,9 +158,10 @@ def _calibrate(args) -> int:
 
 def _submit(args) -> None:
     from . import submit
-    sub = submit.submit(args.approach, args.test_dir, dataset=args.dataset,
-                        sample_submission=args.sample_submission, labels=args.labels, output=args.output,
-                        allow_missing=args.allow_missing, intervals=args.intervals)
+    sub = submit.submit(args.arm, args.test_dir, dataset=args.dataset, seed=args.seed,
+                        sample_submission=args.sample_submission,
+                        labels=args.labels, output=args.output, allow_missing=args.allow_missing,
+                        intervals=args.intervals)
     print(sub.summary())
 
 
@@ -262,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="rehearsal", help="dataset name used in the printed next commands "
                    "(default: rehearsal); nothing is written under data/")
     s.add_argument("--inside-repo", action="store_true", help="allow DIR inside the repository")
-    s.add_argument("--force", action="store_true", help="write again even if DIR holds this rehearsal")
+    s.add_argument("--force", action="store_true", help="write again even if DIR holds this rehearsal, or "
+                   "files it did not write (those in the way are moved to DIR/replaced-<time>/, never deleted)")
     _no_progress(s)
     s.set_defaults(func=_rehearsal)
 
@@ -271,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default="default", choices=list(profiles.PROFILES),
                    help="how much data and compute each chapter spends (default: default)")
     s.add_argument("--seed", type=int, default=0, help="seed for every notebook (default: 0)")
-    s.add_argument("--seeds", type=int, nargs="+", metavar="S", help="train chapters 3-5 once per seed (e.g. "
-                   "--seeds 0 1 2), each seed's results apart; chapter 6 compares them all. The first seed's "
+    s.add_argument("--seeds", type=int, nargs="+", metavar="S", help="run the notebooks that train once per seed (e.g. "
+                   "--seeds 0 1 2), each seed's results apart; the comparison reads them all. The first seed's "
                    "notebooks replace notebooks/, the others' go beside their results and skip the design "
                    "studies")
     s.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks (number prefixes)")
@@ -286,32 +263,27 @@ def build_parser() -> argparse.ArgumentParser:
     _no_progress(s)
     s.set_defaults(func=_report)
 
-    s = _command(sub, "train", help="cross-validate an approach on the fixed leave-cycles-out folds; "
-                       "write its OOF predictions (and per-epoch metrics) to data/DATASET/results/")
-    s.add_argument("--approach", default="wave_cnn", choices=list(registry.names()),
-                   help="an approach of the registry (default: wave_cnn); networks train their body with "
-                   "each --head")
+    s = _command(sub, "train", help="cross-validate an approach's arms on the fixed leave-cycles-out folds, as its "
+                       "notebook does; write each arm's run (OOF predictions, fold models) to data/DATASET/results/")
+    s.add_argument("--approach", required=True, choices=list(registry.names()), help="an approach of the registry")
+    s.add_argument("--arms", nargs="+", metavar="ARM", help="only these of its arms (default: all of them; "
+                   f"e.g. {registry.get(registry.names()[-1]).arms[0]})")
     s.add_argument("--dataset", default="synthetic", help="dataset name (default: synthetic)")
     s.add_argument("--profile", default="default", choices=list(profiles.PROFILES),
-                   help="sizes of the networks' training (default: default)")
-    s.add_argument("--head", nargs="+", choices=["regression", "binned"],
-                   help="target head(s), one run each (default: binned)")
-    s.add_argument("--seed", type=int, default=0, help="training seed (folds are fixed; default: 0)")
+                   help="sizes of the training (default: default)")
+    s.add_argument("--seed", type=_int_at_least(0), default=0, help="training seed (folds are fixed; default: 0)")
     s.add_argument("--folds", type=_int_at_least(2), default=5, help="number of folds (default: 5)")
     s.add_argument("--devices", type=_devices, help="GPUs to use (several: DDP; -1: all); ignored on CPU")
-    s.add_argument("--epochs", type=_int_at_least(1), help="override the profile's number of epochs (>= 1)")
-    s.add_argument("--label-sigma", type=_sigma,
-                   help="binned head: soft targets, a Gaussian of this sd in seconds (default: 0, hard)")
-    s.add_argument("--name", help="results name prefix (default: the approach; the head is appended)")
     _no_progress(s)
     s.set_defaults(func=_train)
 
-    s = _command(sub, "submit", help="Kaggle submission.csv from an approach's saved fold models "
+    s = _command(sub, "submit", help="Kaggle submission.csv from an arm's saved fold models "
                        "(their mean), in sample_submission.csv order; scored if test labels exist")
-    s.add_argument("--approach", required=True, help="a trained result: an arm of the comparison ("
-                   f"{', '.join(registry.arms())}) or any other name a training run saved")
+    s.add_argument("--arm", required=True, help="a trained arm: one of the comparison ("
+                   f"{', '.join(registry.arms())}) or any other arm a training run saved")
     s.add_argument("--test-dir", required=True, help="folder of the test seg_*.csv files")
-    s.add_argument("--dataset", default="synthetic", help="dataset the approach was trained on (default: synthetic)")
+    s.add_argument("--dataset", default="synthetic", help="dataset the arm was trained on (default: synthetic)")
+    s.add_argument("--seed", type=_int_at_least(0), default=0, help="the training seed of the run (default: 0)")
     s.add_argument("--sample-submission", help="default: sample_submission.csv beside the test folder")
     s.add_argument("--labels", help="seg_id,time_to_failure to score against (default: test_labels.csv "
                    "beside the test folder, if present; never required)")
@@ -350,7 +322,21 @@ def main(argv=None) -> int:
         os.environ[progress.OFF_ENV] = "1"  # this process and every kernel it starts
     try:
         rc = args.func(args)
-    except (FileNotFoundError, ValueError, IsADirectoryError) as e:
+    except (FileNotFoundError, ValueError, IsADirectoryError, LockBusyError, ResultsReplacedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a full disk, a missing permission, a file where a folder belongs: said in words
+        from .atomic import os_error_message
+        message = os_error_message(e)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # every writer replaces a file or folder only once the new one is complete: an interrupt
+        # discards the one in progress and leaves what was there
+        what = (f"nothing was changed (dataset {args.name!r} is as it was)" if args.command == "ingest"
+                else "what was being written was discarded; everything finished before is kept")
+        print(f"error: interrupted; {what}", file=sys.stderr)
+        return 130
     return rc or 0

@@ -50,7 +50,7 @@ def dataset_dir(name: str) -> Path:
 def results_dir(name: str, seed: int = 0) -> Path:
     """``data/<name>/results/``: out-of-fold predictions, fold models and training logs of every approach
     trained with seed 0 (the default run, what ``submit`` uses); ``results/seed_<s>/`` those of seed ``s``
-    (``make report SEEDS="0 1 2"``), kept apart so that chapter 6 can read every seed."""
+    (``make report SEEDS="0 1 2"``), kept apart so that the comparison can read every seed."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer (got {seed!r})")
     base = dataset_dir(name) / "results"

@@ -1,12 +1,13 @@
-"""Run profiles: how much data and compute a chapter spends, for every approach, in one place.
+"""Run profiles: how much data and compute every notebook and approach spends, in one place: every
+size and training default lives here and nowhere else.
 
 - ``quick``: for ``make test`` / nbval (``QUAKE_QUICK=1``): the small ``quick`` dataset, a few windows,
   seconds per notebook.
-- ``default``: what ``make report`` runs on the ``synthetic`` dataset on 2 CPU cores (~21 min for chapters
-  1-6, ~4 min for chapter 7).
+- ``default``: what ``make report`` runs on the ``synthetic`` dataset on 2 CPU cores (its measured wall
+  time: benchmarks/README.md).
 - ``full``: for the real recording on a GPU machine (more windows, longer training).
 
-A :class:`Profile` carries the sizes of every chapter and approach; a name is resolved once
+A :class:`Profile` carries the sizes of every notebook and approach; a name is resolved once
 (:func:`get`, in the notebook session or the command line) and the :class:`Profile` is passed on.
 """
 from __future__ import annotations
@@ -19,13 +20,13 @@ from .constants import SEGMENT_LENGTH
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """Contrastive pre-training of approach 3 (:mod:`quake_lib.train.contrastive`)."""
+    """Contrastive pre-training of the CPC approach (:mod:`quake_lib.train.contrastive`)."""
 
     crop: int = 32_768          # samples per training sequence (128 latent steps of 256)
     epochs: int = 8
     crops_per_epoch: int = 1024
     batch_size: int = 32
-    lr: float = 1e-2            # CPC sits on its chance plateau for long at 2e-3 (measured: 64 steps)
+    lr: float = 1e-2            # CPC sits on its chance plateau for long at 2e-3
     weight_decay: float = 1e-4
     val_fraction: float = 0.1   # segments held back for the validation curves
     val_crops: int = 128
@@ -34,12 +35,12 @@ class PretrainConfig:
 
 @dataclass(frozen=True)
 class CPCSizes:
-    """Approach 3 (chapter 5). Set so that the default run (pre-training, two probes, fine-tuning and
-    training from scratch on 5 folds, the 2019 experiments, figures) fits ~9 minutes on 2 idle CPU
-    cores. A 150k window through encoder + GRU (586 sequential GRU steps), forward and backward, is the
-    expensive unit: fine-tuning and training from scratch get ``tune_epochs x tune_windows`` windows
-    per fold (the same budget for both, so the comparison is fair), far fewer than approach 1's; the
-    probes reuse features computed once per window."""
+    """The CPC approach. Set so that its default run (pre-training, two probes, fine-tuning and training
+    from scratch on 5 folds, the 2019 experiments, figures) fits minutes on 2 CPU cores. A 150k window
+    through encoder + GRU (586 sequential GRU steps), forward and backward, is the expensive unit:
+    fine-tuning and training from scratch get ``tune_epochs x tune_windows`` windows per fold (the same
+    budget for both, so the comparison is fair), far fewer than the WaveNet's; the probes reuse features
+    computed once per window."""
 
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     probe_stride: int = 50_000         # grid of the probes' training windows (divides 150k)
@@ -47,22 +48,22 @@ class CPCSizes:
     tune_epochs: int = 6               # fine-tuning and from-scratch training, per fold
     tune_windows: int = 128
     tune_batch: int = 16
-    finetune_lr: float = 3e-3            # 1e-3 left the readout undertrained in 48 steps (fold 0: MAE 2.48 vs 2.09)
+    finetune_lr: float = 3e-3          # 1e-3 left the readout undertrained in the default's 48 steps
     scratch_lr: float = 3e-3
     # the short runs of the 2019 experiments (4 x 16 steps: past CPC's initial plateau of ~30 steps)
     experiment: PretrainConfig = field(default_factory=lambda: PretrainConfig(epochs=4, crops_per_epoch=512))
     bn_windows: int = 64               # windows for the final BatchNorm recalibration of the readout
     # One torch thread: the GRU runs 586 tiny sequential steps per window, each a multithreaded
-    # MKL call ending in an OpenMP barrier; with the other core busy those barriers spin (seen: a
-    # 22 s quick run of the chapter took 11 minutes of CPU while another notebook ran).
+    # MKL call ending in an OpenMP barrier; with the other core busy those barriers spin, and a short run
+    # takes many times its CPU time.
     threads: int | None = 1
 
 
 @dataclass(frozen=True)
 class RealSizes:
-    """Chapter 7 (real data). The default run of the chapter must fit 5 minutes on 2 CPU cores, the
-    quick one 1 minute: the real tables are small (4,194 segment statistics; ~3,000 rows of 0.1 s per lab
-    run), so the cost is the number of models trained, set here."""
+    """The real-data studies. Their default run must fit 5 minutes on 2 CPU cores, the quick one 1 minute:
+    the real tables are small (4,194 segment statistics; ~3,000 rows of 0.1 s per lab run), so the cost
+    is the number of models trained, set here."""
 
     # 1. synthetic -> real: LightGBM trained on windows of the synthetic dataset on this grid
     transfer_stride: int = 37_500
@@ -72,9 +73,7 @@ class RealSizes:
     lab_folds: int = 5
     history_s: tuple = (1.0, 3.0, 7.0)  # seconds of AE-variance history for the boosting arms
     net_history_s: float = 7.0          # the networks' input: the last 7 s (70 rows), as Laurenti et al.
-    # Measured on 2 idle cores with 30 epochs: per run and 5 folds, the CNN 66 s, the LSTM 43 s, CPC
-    # (pre-training per fold) 22 s, all boosting arms 12 s; the protocol study 53 s: ~6.5 min in all.
-    # 16 and 20 epochs bring the chapter under its 5 minutes.
+    # the networks' epochs: 30 took more than the studies' 5 minutes on 2 cores; 16 and 20 fit them
     net_epochs: int = 16
     net_batch: int = 64
     net_hidden: int = 32
@@ -85,41 +84,38 @@ class RealSizes:
 @dataclass(frozen=True)
 class Profile:
     name: str
-    # chapters 1-2
+    # the exploration and the spectral inspection
     stats_stride: int = SEGMENT_LENGTH  # grid stride of the windows whose statistics the EDA tabulates
     spectra_per_bin: int = 40        # windows per time_to_failure bin for mean power spectra
     stft_windows: int = 120          # windows used to compare STFT settings
     envelope_bins: int = 4_000       # min/max bins for whole-recording plots
-    # Approaches 1 and 2 (quake_lib.train). One fold's run costs epochs x windows_per_epoch windows
-    # forward + backward. Measured on 2 CPU cores, idle: approach 1 (wave_cnn) takes ~20 s per fold
-    # with its per-epoch diagnostics, so 5 folds x 4 arms ~7 min; the quick profile ~9 s per arm on the
-    # quick dataset.
+    # The networks (quake_lib.train: the WaveNet, the spectrogram ResNet). One fold's run costs
+    # epochs x windows_per_epoch windows forward + backward.
     epochs: int = 8                  # passes, each over freshly drawn random training windows
     windows_per_epoch: int = 320     # random training windows drawn per epoch
     batch_size: int = 32
     lr: float = 3e-3                 # peak learning rate of the one-cycle schedule
+    label_sigma: float = 1.0         # the WaveNet's soft-label arm: sd (s) of the Gaussian spread over the bins
     bn_windows: int = 256            # training windows for each fold's final BatchNorm recalibration
     # Held-out windows of the per-epoch diagnostics (learning curves), evenly spaced; the out-of-fold
     # predictions cover every held-out window. Bounds their cost by the profile, not the recording: a
-    # fold of Kaggle's full recording holds ~840 windows (validated every epoch: ~3 min per arm on 2
-    # cores); the default synthetic dataset's largest fold holds 86, so the default run is unchanged.
+    # fold of Kaggle's full recording holds ~840 windows, the default synthetic dataset's largest 86.
     val_windows: int = 96
     # Those diagnostics every n epochs (0: none). `report --seeds` turns them off for every seed but the
-    # first (session.setup(diagnostics=False)): its other seeds feed the comparison, not the curves, and
-    # the diagnostics cost ~90 s per seed of the default run.
+    # first (session.setup(diagnostics=False)): its other seeds feed the comparison, not the curves.
     validate_every: int = 1
     # The most windows of a training grid denser than the evaluation grid (LightGBM's train_stride, the
     # CPC probes' probe_stride); a denser grid holding more trains on the evaluation grid instead
     # (evaluation.training_grid). The synthetic default holds 915 windows at a stride of 50,000, Kaggle's
     # full recording 12,532 (and 25,064 for the probes' grid): on 2 cores their features would cost
-    # minutes per chapter for correlated copies of the same cycles.
+    # minutes per notebook for correlated copies of the same cycles.
     train_grid_windows: int = 6_000
-    # Approach 2: on the quick profile (64 training windows per fold) recalibrating on 256 windows
+    # The spectrogram ResNet: on the quick profile (64 training windows per fold) recalibrating on 256 windows
     # would cost four times the training itself.
     spec_resnet_bn_windows: int = 256
-    # Approach 3
+    # The CPC approach
     cpc: CPCSizes = field(default_factory=CPCSizes)
-    # Chapter 7
+    # The real-data studies
     real: RealSizes = field(default_factory=RealSizes)
 
 

@@ -8,7 +8,7 @@ from tiny_data import LENGTH, loud_recording
 
 from quake_lib import evaluation as ev
 from quake_lib import paths, progress
-from quake_lib.report import execute as report_execute
+from quake_lib.report import preflight as report_preflight
 from quake_lib.train.fit import torch_threads
 
 # No progress bars in test output, nor in the kernels nbval starts (they inherit this environment):
@@ -92,7 +92,7 @@ def pytest_collection_modifyitems(items):
         path = getattr(parent, "path", None)
         if skip is not None and path is not None:
             if path not in missing:
-                missing[path] = report_execute.missing_material(Path(path))
+                missing[path] = report_preflight.missing_material(Path(path))
             if missing[path] is not None:
                 item.add_marker(pytest.mark.skip(reason=f"{Path(path).name}: {missing[path]}"))
 

@@ -11,11 +11,12 @@ from conftest import make_recording_arrays
 from tiny_data import LENGTH, ONE_EPOCH, TINY
 
 from quake_lib import evaluation as ev
-from quake_lib.approaches import lightgbm, real_transfer, registry, wave_cnn
+from quake_lib.approaches import lightgbm, registry, wave_cnn
 from quake_lib.data import cycle_targets as ct
 from quake_lib.data import store
 from quake_lib.data.recording import Recording
 from quake_lib.features.competition import kaggle_features
+from quake_lib.studies import real_transfer
 from quake_lib.train import QuakeModule, RegressionHead, cross_validate, predict_windows
 from quake_lib.train.data import DataConfig, QuakeDataModule, WindowBatches
 from quake_lib.train.heads import AuxHead, BinnedHead, make_head
@@ -143,7 +144,7 @@ def test_batches_carry_the_aux_target_only_when_asked(steps):
 def test_aux_arm_trains_saves_and_round_trips_through_its_checkpoint(rec, windows):
     folds = ev.make_folds(rec, n_folds=2, windows=windows)
     head = AuxHead("regression", aux="since_failure")
-    res = cross_validate(rec, TINY, head, folds, seed=0, eval_windows=windows, approach="tiny_aux",
+    res = cross_validate(rec, TINY, head, folds, seed=0, eval_windows=windows, arm="tiny_aux",
                          verbose=False, **ONE_EPOCH)
     oof = res.oof
     assert {"prediction_value", "prediction_from_since_failure", "predicted_since_failure"} <= set(oof.columns)
@@ -186,19 +187,19 @@ def test_a_plain_head_trains_as_before_with_time_to_failure_batches(rec, windows
 
 def test_lightgbm_arms_share_features_folds_and_seed_and_save_what_submit_needs(rec, windows):
     folds = ev.make_folds(rec, n_folds=3, windows=windows)
-    res = lightgbm.cross_validate(rec, folds, SMALL_GBM, seed=0, windows=windows, progress=False,
-                                  targets=lightgbm.TARGETS)
-    plain = lightgbm.cross_validate(rec, folds, SMALL_GBM, seed=0, windows=windows, progress=False, save=False)
+    res = lightgbm.cross_validate(rec, folds, seed=0, config=SMALL_GBM, windows=windows, progress=False)
+    plain = lightgbm.cross_validate(rec, folds, seed=0, arms=("lightgbm",), config=SMALL_GBM, windows=windows,
+                                    progress=False, save=False)
     arms = ["lightgbm", "lightgbm_since_failure", "lightgbm_fraction"]
-    assert list(dict.fromkeys(res.oof["approach"])) == arms
-    mine = res.oof[res.oof["approach"] == "lightgbm"].reset_index(drop=True)
+    assert list(dict.fromkeys(res.oof["arm"])) == arms
+    mine = res.oof[res.oof["arm"] == "lightgbm"].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine[plain.oof.columns], plain.oof)  # the plain arm is the one it was
     lengths = ct.cycle_lengths(rec)
     for arm, target in zip(arms[1:], ("since_failure", "fraction")):
         oof = ev.load_oof(rec.name, arm)
         assert len(oof) == len(windows)  # every arm predicts every held-out window (the first cycle's too)
         meta = json.loads((ev.checkpoint_dir(rec.name, arm) / "meta.json").read_text())
-        assert meta["target"] == target and meta["approach"] == arm
+        assert meta["target"] == target and meta["arm"] == arm and meta["approach"] == "lightgbm"
         feats = kaggle_features(rec, windows, progress=False)
         for f in folds:
             mean = ct.mean_length(lengths[f.train_cycles])
@@ -213,11 +214,11 @@ def test_lightgbm_arms_share_features_folds_and_seed_and_save_what_submit_needs(
             np.testing.assert_allclose(got, part["prediction"], rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="no mean_train_length_s for fold 7"):
         lightgbm.predict_ttf(booster, feats[booster.feature_name()][:2].to_numpy(), meta, 7)
-    assert set(res.importance["approach"]) == set(arms)
+    assert set(res.importance["arm"]) == set(arms)
     # where in the cycle: chapter 7's position table reads a recording's rows with lengths_frame
     pos = real_transfer.by_position(res.oof, ct.lengths_frame(rec))
     assert list(pos.columns) == ["n", *arms] and pos["n"].sum() == int((windows.cycles != 0).sum())
-    assert not lightgbm.top_features(res.importance, k=3, approach="lightgbm_fraction").empty
+    assert not lightgbm.top_features(res.importance, k=3, arm="lightgbm_fraction").empty
 
 
 def test_lightgbm_cycle_arms_never_use_a_held_out_cycles_length(rec, windows, monkeypatch):
@@ -233,8 +234,8 @@ def test_lightgbm_cycle_arms_never_use_a_held_out_cycles_length(rec, windows, mo
 
     monkeypatch.setattr(lightgbm.LgbmConfig, "regressor", recording_regressor)
     targets = ("since_failure", "fraction")
-    a = lightgbm.cross_validate(rec, folds, SMALL_GBM, seed=0, windows=windows, progress=False, save=False,
-                                targets=targets)
+    a = lightgbm.cross_validate(rec, folds, seed=0, arms=[lightgbm.arm_name(t) for t in targets],
+                                config=SMALL_GBM, windows=windows, progress=False, save=False)
     # the partial first cycle's training rows are left out: every fit has exactly the others
     grid = rec.windows(LENGTH, SMALL_GBM.train_stride)
     expected = [int((np.isin(grid.cycles, f.train_cycles) & (grid.cycles != 0)).sum()) for f in folds
@@ -248,10 +249,10 @@ def test_lightgbm_cycle_arms_never_use_a_held_out_cycles_length(rec, windows, mo
     absurd = true_lengths.copy()
     absurd[held] *= 100.0
     monkeypatch.setattr(ct, "cycle_lengths", lambda r: absurd.copy())
-    b = lightgbm.cross_validate(rec, folds, SMALL_GBM, seed=0, windows=windows, progress=False, save=False,
-                                targets=targets)
+    b = lightgbm.cross_validate(rec, folds, seed=0, arms=[lightgbm.arm_name(t) for t in targets],
+                                config=SMALL_GBM, windows=windows, progress=False, save=False)
     for arm in ("lightgbm_since_failure", "lightgbm_fraction"):
-        pa, pb = (r.oof[r.oof["approach"] == arm] for r in (a, b))
+        pa, pb = (r.oof[r.oof["arm"] == arm] for r in (a, b))
         inside = (pa["fold"] == fold.index).to_numpy()
         before, after = pa["prediction"].to_numpy(), pb["prediction"].to_numpy()
         # the held-out cycle's own predictions do not move; the folds that train on it do
@@ -266,9 +267,8 @@ def test_registry_lists_the_new_arms_and_keeps_two_baselines():
     assert registry.get("lightgbm").arms == ("lightgbm", "lightgbm_since_failure", "lightgbm_fraction")
     wave = registry.get("wave_cnn").arms
     assert wave.index("wave_cnn_aux") == wave.index("wave_cnn_binned_soft") + 1
-    assert registry.approach_of("lightgbm_fraction").name == "lightgbm"
     heads = wave_cnn.heads(label_sigma=1.0)
-    assert [f"wave_cnn_{k}" for k in heads] == list(wave)
-    aux = heads["aux"]
+    assert list(heads) == list(wave)
+    aux = heads["wave_cnn_aux"]
     assert isinstance(aux, AuxHead) and aux.aux == "since_failure" and aux.weight == wave_cnn.AUX_WEIGHT
     assert isinstance(aux.base, RegressionHead)

@@ -5,9 +5,11 @@ import pytest
 from tiny_data import LENGTH
 
 from quake_lib import evaluation as ev
-from quake_lib.approaches import constant, lightgbm, references
+from quake_lib import profiles
+from quake_lib.approaches import constant, lightgbm
 from quake_lib.features import competition as fx
 from quake_lib.features import window_stats as features
+from quake_lib.studies import references
 
 
 @pytest.fixture
@@ -16,7 +18,7 @@ def folds(rec, windows):
 
 
 def test_constant_is_the_training_median(rec, windows, folds):
-    oof = constant.cross_validate(rec, folds, windows=windows)
+    oof = constant.cross_validate(rec, folds, windows=windows).oof
     for f in folds:
         train, test = f.split(windows)
         got = oof.loc[oof.fold == f.index, "prediction"].to_numpy()
@@ -28,10 +30,10 @@ def test_constant_is_the_training_median(rec, windows, folds):
 def test_lightgbm_beats_constant_and_is_deterministic(rec, windows, folds):
     cfg = lightgbm.LgbmConfig(n_estimators=60, learning_rate=0.1, min_child_samples=5,
                                train_stride=LENGTH // 2, n_jobs=1)
-    a = lightgbm.cross_validate(rec, folds, cfg, seed=0, windows=windows, save=False)
-    b = lightgbm.cross_validate(rec, folds, cfg, seed=0, windows=windows, save=False)
+    a = lightgbm.cross_validate(rec, folds, seed=0, arms=("lightgbm",), config=cfg, windows=windows, save=False)
+    b = lightgbm.cross_validate(rec, folds, seed=0, arms=("lightgbm",), config=cfg, windows=windows, save=False)
     assert np.array_equal(a.oof["prediction"], b.oof["prediction"])
-    const = constant.cross_validate(rec, folds, windows=windows, save=False)
+    const = constant.cross_validate(rec, folds, windows=windows, save=False).oof
     table = ev.mae_table(pd.concat([a.oof, const]))
     assert table.loc["lightgbm", "mean"] < 0.7 * table.loc["constant", "mean"]
     assert "mean" not in a.features.columns  # the drifting location is left out
@@ -40,7 +42,7 @@ def test_lightgbm_beats_constant_and_is_deterministic(rec, windows, folds):
 
 def test_lightgbm_rejects_unknown_objective(rec, windows, folds):
     with pytest.raises(ValueError, match="objective"):
-        lightgbm.cross_validate(rec, folds, lightgbm.LgbmConfig(objective="l2"), windows=windows, save=False)
+        lightgbm.cross_validate(rec, folds, config=lightgbm.LgbmConfig(objective="l2"), windows=windows, save=False)
 
 
 def test_rolling_std_percentiles_match_pandas():
@@ -79,7 +81,7 @@ def test_reference_oofs_take_only_saved_files_on_the_same_folds(rec, windows, fo
               for f in folds]
     ev.save_oof(pd.concat(parts, ignore_index=True), rec.name)
     frames, notes = references.reference_oofs(rec, folds, others=("net_a", "net_b", "net_c"))
-    assert [df["approach"].iloc[0] for df in frames] == ["constant", "lightgbm", "net_a"]
+    assert [df["arm"].iloc[0] for df in frames] == ["constant", "lightgbm", "net_a"]
     assert notes == ["constant: saved OOF file", "lightgbm: saved OOF file", "net_a: saved OOF file",
                      "net_b: not run yet, left out", "net_c: not run yet, left out"]
 
@@ -90,9 +92,11 @@ def test_lightgbm_training_grid_capped_by_the_profile(rec, windows, folds):
     small = dict(n_estimators=20, learning_rate=0.1, min_child_samples=5)
     dense = lightgbm.LgbmConfig(**small, train_stride=windows.length // 2)
     on_eval = lightgbm.LgbmConfig(**small, train_stride=windows.length)
-    kw = dict(windows=windows, save=False, progress=False)
-    capped = lightgbm.cross_validate(rec, folds, dense, max_train_windows=len(windows), **kw).oof
-    plain = lightgbm.cross_validate(rec, folds, on_eval, **kw).oof
-    uncapped = lightgbm.cross_validate(rec, folds, dense, max_train_windows=10 * len(windows), **kw).oof
+    kw = dict(arms=("lightgbm",), windows=windows, save=False, progress=False)
+    capped = lightgbm.cross_validate(rec, folds, profiles.get("quick", train_grid_windows=len(windows)),
+                                     config=dense, **kw).oof
+    plain = lightgbm.cross_validate(rec, folds, config=on_eval, **kw).oof
+    uncapped = lightgbm.cross_validate(rec, folds, profiles.get("quick", train_grid_windows=10 * len(windows)),
+                                       config=dense, **kw).oof
     assert np.array_equal(capped["prediction"], plain["prediction"])
     assert not np.array_equal(uncapped["prediction"], plain["prediction"])

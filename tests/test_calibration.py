@@ -9,7 +9,7 @@ import pytest
 from quake_lib.cli import main
 from quake_lib.data.synthetic import calibration, preset
 from quake_lib.figures import style
-from quake_lib.figures.calibration import calibration_figure
+from quake_lib.figures.synthetic_calibration import calibration_figure
 
 
 def test_weighted_helpers():

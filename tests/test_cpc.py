@@ -1,4 +1,4 @@
-"""Approach 3 (CPC): shapes, the InfoNCE loss, pre-training, pretrained weights, freezing, CV smoke."""
+"""The CPC approach: shapes, the InfoNCE loss, pre-training, pretrained weights, freezing, CV smoke, probes."""
 import math
 
 import numpy as np
@@ -219,7 +219,7 @@ def test_cross_validate_smoke_with_a_frozen_pretrained_body(tmp_path, rec, windo
     path = save_pretrained(CPCNet(TINY), tmp_path / "p.pt")
     factory = models.factory("cpc", pretrained=str(path), freeze=True, readout="linear")
     folds = ev.make_folds(rec, n_folds=2, windows=windows)
-    res = cross_validate(rec, factory, "binned", folds, seed=0, eval_windows=windows, approach="cpc_tiny",
+    res = cross_validate(rec, factory, "binned", folds, seed=0, eval_windows=windows, arm="cpc_tiny",
                          verbose=False, epochs=1, windows_per_epoch=16, batch_size=8, threads=1)
     oof = ev.load_oof(rec.name, "cpc_tiny")
     assert len(oof) == len(windows) and np.allclose(oof["prediction"], oof["prediction_median"])
@@ -263,7 +263,7 @@ def test_a_fine_tuned_checkpoint_rebuilds_without_the_pretrained_file(tmp_path):
 def test_clip_statistics_in_batches_match_the_whole_array(batch):
     """Chapter 5's clipping table is computed a few segments at a time (2,624 full-size segments at once
     took ~10 GB); whatever the batch, the table is that of the whole array at once."""
-    from quake_lib.approaches.cpc_experiments import clip_statistics
+    from quake_lib.studies.cpc_design import clip_statistics
     from quake_lib.train.data import normalize
 
     rng = np.random.default_rng(0)
@@ -278,3 +278,31 @@ def test_clip_statistics_in_batches_match_the_whole_array(batch):
     assert 0 < got.iloc[0] < 100  # the data does cross the bound: the test can fail
     with pytest.raises(ValueError, match="segments"):
         clip_statistics(seg[0], scale)
+
+
+def test_a_saved_probe_reloads_and_predicts_its_own_oof_rows(tmp_path, rec, windows):
+    """A probe's run keeps its encoder and input scale beside the fold readouts: rebuilt by the approach's
+    ``load``, each fold's readout gives, from the raw held-out windows, the predictions of its OOF rows."""
+    from quake_lib import profiles
+    from quake_lib.approaches import cpc, protocol
+    from quake_lib.train.probe import pooled_features
+
+    pretrained = save_pretrained(CPCNet(TINY), tmp_path / "p.pt")
+    torch.manual_seed(0)
+    body = CPCBody(16, CPCBodyConfig(pretrained=str(pretrained), freeze=True))
+    scale = 30.0
+    x = pooled_features(body, rec, windows, scale)
+    feats = cpc.FeatureSet(windows, x, windows, x)
+    folds = ev.make_folds(rec, n_folds=2, windows=windows)
+    cpc.run_probes(feats, folds, profiles.get("quick"), seed=0, dataset=rec.name, kinds=("linear",),
+                   pretrained=pretrained, scale=scale)
+    pretrained.unlink()  # the run needs its own copy only
+    run = protocol.load(rec.name, "cpc_probe_linear")
+    assert (run.approach, run.window_length, len(run.models)) == ("cpc", windows.length, 2)
+    oof = ev.load_oof(rec.name, "cpc_probe_linear")
+    for k, model in enumerate(run.models):
+        _, te = folds[k].masks(windows)
+        got = model.predict(run.prepare(rec.read(windows.subset(te))))
+        want = oof[oof["fold"] == k].sort_values("start")
+        np.testing.assert_allclose(got.value, want["prediction"], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got.lower, want["prediction_q10"], rtol=1e-5, atol=1e-5)

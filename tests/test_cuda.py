@@ -101,8 +101,8 @@ def test_quick_training_runs_on_the_gpu_in_bf16(quick_rec, monkeypatch):
     torch.cuda.reset_peak_memory_stats()
     # bn_windows=32: the profile's 256 windows would cost more than the training; the recalibration and
     # the held-out predictions run on the GPU too (fit_fold moves the module back after Lightning's teardown)
-    res = wave_cnn.cross_validate(quick_rec, [fold], profiles.get("quick"), seed=0, eval_windows=held,
-                                  bn_windows=32, verbose=False)
+    res = wave_cnn.cross_validate(quick_rec, [fold], profiles.get("quick"), seed=0, arms=("wave_cnn_binned",),
+                                  eval_windows=held, bn_windows=32, verbose=False)
     (trainer,) = trainers
     assert trainer.strategy.root_device.type == DEVICE
     assert trainer.precision == "bf16-mixed"

@@ -52,10 +52,10 @@ def test_oof_files_have_the_common_format(rec, windows, data_dir):
     assert sorted(p.name for p in directory.iterdir()) == ["oof_binned_like.csv", "oof_plus_one.csv"]
     df = ev.load_all(rec.name)
     assert list(df.columns[:6]) == list(ev.OOF_COLUMNS)
-    assert set(df["approach"]) == {"plus_one", "binned_like"}
+    assert set(df["arm"]) == {"plus_one", "binned_like"}
     assert len(df) == 2 * len(windows)
     # readout columns present for one approach only (NaN for the other)
-    assert df.loc[df.approach == "plus_one", "prediction_median"].isna().all()
+    assert df.loc[df.arm == "plus_one", "prediction_median"].isna().all()
 
 
 def test_mae_table_per_fold_mean_std_pooled(rec, windows, data_dir):
@@ -79,7 +79,7 @@ def test_mae_table_per_fold_mean_std_pooled(rec, windows, data_dir):
 
 
 def test_bad_inputs_name_the_parameter(rec, windows):
-    with pytest.raises(ValueError, match="approach"):
+    with pytest.raises(ValueError, match="arm"):
         ev.oof_frame("../escape", 0, windows, np.zeros(len(windows)))
     with pytest.raises(ValueError, match="one value per window"):
         ev.oof_frame("ok", 0, windows, np.zeros(len(windows) + 1))
@@ -90,7 +90,7 @@ def test_bad_inputs_name_the_parameter(rec, windows):
 def test_spread_table_flags_a_constant(rec, windows):
     folds = ev.make_folds(rec, n_folds=3, windows=windows)
     good = _oof(windows, folds, "good", 0.1)
-    const = good.assign(approach="flat", prediction=1.0)
+    const = good.assign(arm="flat", prediction=1.0)
     t = ev.spread_table(pd.concat([good, const]))
     assert t.loc["flat", "sd_ratio"] == 0.0
     assert t.loc["good", "sd_ratio"] == pytest.approx(1.0) and t.loc["good", "corr"] > 0.99

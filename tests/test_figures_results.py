@@ -11,7 +11,7 @@ from quake_lib.figures import results  # noqa: E402
 
 
 def _metrics():
-    rows = [{"approach": a, "fold": f, "epoch": e, "train_mae": 3 - e * 0.5 + f, "val_mae": 4 - e * 0.2}
+    rows = [{"arm": a, "fold": f, "epoch": e, "train_mae": 3 - e * 0.5 + f, "val_mae": 4 - e * 0.2}
             for a in ("net_a", "net_b") for f in range(2) for e in range(3)]
     return pd.DataFrame(rows)
 
@@ -31,8 +31,8 @@ def test_predictions_over_time_put_each_window_at_its_place():
     starts = np.array([0, 10, 20, 30])
     base = pd.DataFrame({"fold": [0, 0, 1, 1], "cycle": [0, 0, 1, 1], "start": starts,
                          "target": [2.0, 1.0, 2.0, 1.0]})
-    oof = pd.concat([base.assign(approach="a", prediction=[1.5, 1.5, 1.5, 1.5]),
-                     base.iloc[::-1].assign(approach="b", prediction=[9.0, 8.0, 7.0, 6.0])])
+    oof = pd.concat([base.assign(arm="a", prediction=[1.5, 1.5, 1.5, 1.5]),
+                     base.iloc[::-1].assign(arm="b", prediction=[9.0, 8.0, 7.0, 6.0])])
     fig = results.predictions_over_time(oof, ["a", "b"])
     ax = fig.axes[0]
     b = [line for line in ax.lines if line.get_label() == "b"][0]
@@ -52,7 +52,7 @@ def test_curves_without_held_out_diagnostics():
     from quake_lib.figures import ch05_cpc
     from quake_lib.figures.results import learning_curves
 
-    m = pd.DataFrame({"approach": "a", "fold": [0, 0, 1, 1], "epoch": [0, 1, 0, 1],
+    m = pd.DataFrame({"arm": "a", "fold": [0, 0, 1, 1], "epoch": [0, 1, 0, 1],
                       "train_loss": [2.0, 1.5, 2.1, 1.4], "train_mae": [3.0, 2.5, 3.1, 2.4]})
     probe = pd.DataFrame({"fold": 0, "iteration": [0, 1], "train_loss": [2.0, 1.0], "held_out_loss": [2.2, 1.9]})
     for fig in (learning_curves(m), ch05_cpc.head_curves_figure({"probe": probe}, {"fine-tune": m})):

@@ -13,6 +13,7 @@ from conftest import dead_pid, snapshot
 from tiny_data import LENGTH, ONE_EPOCH, TINY, trained_tiny
 
 from quake_lib import evaluation as ev
+from quake_lib import profiles
 from quake_lib.cli import main
 from quake_lib.data import kaggle
 from quake_lib.report import execute as report
@@ -54,15 +55,17 @@ def make_test_folder(tmp_path, lengths, seed=0):
 
 
 def submit_rc(capsys, test_dir, approach, out):
-    rc = main(["submit", "--approach", approach, "--dataset", "tiny", "--test-dir", str(test_dir), "--output",
+    rc = main(["submit", "--arm", approach, "--dataset", "tiny", "--test-dir", str(test_dir), "--output",
                str(out)])
     return rc
 
 
 def copy_approach(name, new):
-    """A copy of a trained approach's fold models and OOF file under another name, to damage."""
+    """A copy of a trained arm's run (fold models, meta, OOF file) under another arm name, to damage."""
     src = ev.checkpoint_dir("tiny", name)
     shutil.copytree(src, ev.checkpoint_dir("tiny", new), dirs_exist_ok=True)
+    meta_path = ev.checkpoint_dir("tiny", new) / ev.RUN_META
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "arm": new}))
     shutil.copy(ev.oof_path("tiny", name), ev.oof_path("tiny", new))
     return ev.checkpoint_dir("tiny", new)
 
@@ -162,19 +165,20 @@ def test_row09_report_checks_dataset_and_profile_before_any_kernel(data, capsys,
     with pytest.raises(ValueError, match="dataset name '../x' is not valid"):
         report.execute_all("../x", html_dir=None)
     assert main(["report", "--dataset", "tiny", "-p", "profile=nosuch", "--no-html"]) == 2  # -p is checked too
-    assert "profile 'nosuch' is not known" in one_line_error(capsys)
+    assert "expected --profile instead of -p profile" in one_line_error(capsys)
 
 
-# ---------------------------------------------------------------- rows 10 and 11: --epochs must be >= 1
+# ---------------------------------------------------------------- rows 10 and 11: --folds, --seed in range
 
-@pytest.mark.parametrize("epochs", ["-1", "0", "two"])
-def test_row10_row11_bad_epochs_is_a_one_line_error_and_changes_nothing(data, capsys, epochs):
+@pytest.mark.parametrize("option, value, expected", [("--folds", "1", "an integer >= 2, got 1"),
+                                                     ("--folds", "two", "an integer >= 2, got 'two'"),
+                                                     ("--seed", "-1", "an integer >= 0, got -1")])
+def test_row10_row11_bad_sizes_are_a_one_line_error_and_change_nothing(data, capsys, option, value, expected):
     before = snapshot(data["root"] / "data")
     with pytest.raises(SystemExit) as e:
-        main(["train", "--approach", "wave_cnn", "--dataset", "tiny", "--epochs", epochs])
+        main(["train", "--approach", "wave_cnn", "--dataset", "tiny", option, value])
     assert e.value.code == 2
-    got = repr(epochs) if epochs == "two" else epochs
-    assert f"argument --epochs: expected an integer >= 1, got {got}" in one_line_error(capsys)
+    assert f"argument {option}: expected {expected}" in one_line_error(capsys)
     assert snapshot(data["root"] / "data") == before
 
 
@@ -182,10 +186,10 @@ def test_row10_row11_bad_epochs_is_a_one_line_error_and_changes_nothing(data, ca
 def test_row10_row11_library_refuses_epochs_below_one_before_training(data, epochs):
     before = snapshot(data["root"] / "data")
     with pytest.raises(ValueError, match=f"epochs must be an integer >= 1 \\(got {epochs}\\)"):
-        cross_validate(data["rec"], TINY, "binned", data["folds"], eval_windows=data["windows"], approach="net",
+        cross_validate(data["rec"], TINY, "binned", data["folds"], eval_windows=data["windows"], arm="net",
                        verbose=False, **{**ONE_EPOCH, "epochs": epochs})
     with pytest.raises(ValueError, match="windows_per_epoch must be an integer >= 1"):
-        TrainConfig(windows_per_epoch=0)
+        TrainConfig.from_profile(profiles.get("default"), windows_per_epoch=0)
     assert snapshot(data["root"] / "data") == before
 
 
@@ -207,7 +211,7 @@ def test_row11_an_interrupted_run_keeps_the_previous_complete_results(data, monk
     monkeypatch.setattr(fit_module, "_fit_fold", dies_in_fold_1)
     with pytest.raises(KeyboardInterrupt):
         cross_validate(data["rec"], TINY, "binned", data["folds"], seed=0, eval_windows=data["windows"],
-                       approach="net", verbose=False, **{**ONE_EPOCH, "lr": 3e-2})
+                       arm="net", verbose=False, **{**ONE_EPOCH, "lr": 3e-2})
     assert len(calls) == 2 and results_without_logs(data["root"]) == before  # fold 0 of the new run not swapped in
     ckpts = ev.checkpoint_dir("tiny", "net").parent
     assert not [p.name for p in ckpts.iterdir() if p.name.startswith(".")]  # no staging folder left
@@ -224,7 +228,7 @@ def test_row11_a_killed_runs_staging_folder_is_cleaned_and_a_complete_run_replac
         old_oof = ev.load_oof("tiny", "net")
         # the same seed (its results are the ones replaced; another seed's live apart), another learning rate
         res = cross_validate(data["rec"], TINY, "binned", data["folds"], seed=0, eval_windows=data["windows"],
-                             approach="net", verbose=False, **{**ONE_EPOCH, "lr": 3e-2})
+                             arm="net", verbose=False, **{**ONE_EPOCH, "lr": 3e-2})
         assert not stale.exists() and running.exists()
         assert [p.parent for p in res.checkpoints] == [ev.checkpoint_dir("tiny", "net")] * 2
         assert all(p.exists() for p in res.checkpoints)
@@ -234,19 +238,16 @@ def test_row11_a_killed_runs_staging_folder_is_cleaned_and_a_complete_run_replac
         running.rmdir()
 
 
-# ---------------------------------------------------------------- row 12: options a baseline does not take
+# ---------------------------------------------------------------- row 12: arms, profiles, datasets checked first
 
-def test_row12_baseline_options_and_names_are_checked_before_training(data, capsys):
+def test_row12_arms_and_names_are_checked_before_training(data, capsys):
     before = snapshot(data["root"] / "data")
     with pytest.raises(SystemExit) as e:
         main(["train", "--approach", "constant", "--dataset", "tiny", "--profile", "nosuch"])
     assert e.value.code == 2 and "argument --profile: invalid choice: 'nosuch'" in one_line_error(capsys)
-    assert main(["train", "--approach", "constant", "--dataset", "tiny", "--epochs", "3"]) == 2
-    assert "--epochs: only networks take this; approach 'constant' is a baseline" in one_line_error(capsys)
-    assert main(["train", "--approach", "lightgbm", "--dataset", "tiny", "--head", "regression"]) == 2
-    assert "--head: only networks take this" in one_line_error(capsys)
+    assert main(["train", "--approach", "lightgbm", "--dataset", "tiny", "--arms", "wave_cnn_binned"]) == 2
+    assert ("approach 'lightgbm' has no arm 'wave_cnn_binned'; expected some of: lightgbm, lightgbm_since_failure, "
+            "lightgbm_fraction") in one_line_error(capsys)
     assert main(["train", "--approach", "constant", "--dataset", "doesnotexist"]) == 2
     assert "dataset 'doesnotexist' is not prepared" in one_line_error(capsys)
-    assert main(["train", "--approach", "wave_cnn", "--dataset", "tiny", "--name", "../x"]) == 2
-    assert "approach name '../x_binned' is not valid" in one_line_error(capsys)
     assert snapshot(data["root"] / "data") == before

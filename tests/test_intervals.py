@@ -65,7 +65,7 @@ def _exchangeable(n_cycles=60, per_cycle=40, n_folds=5, seed=0, sd=1.0, approach
     rng = np.random.default_rng(seed)
     cycle = np.repeat(np.arange(n_cycles), per_cycle)
     target = rng.uniform(0, 12, len(cycle))
-    return pd.DataFrame({"approach": approach, "fold": cycle % n_folds, "cycle": cycle,
+    return pd.DataFrame({"arm": approach, "fold": cycle % n_folds, "cycle": cycle,
                          "start": np.arange(len(cycle)) * 1000, "target": target,
                          "prediction": target + sd * rng.standard_normal(len(cycle))})
 
@@ -107,8 +107,8 @@ def test_calibration_rows_of_several_runs_are_refused():
     a, b = _exchangeable(seed=0), _exchangeable(seed=1)
     with pytest.raises(ValueError, match="mix 2 values of 'seed'"):
         iv.calibrate(pd.concat([a.assign(seed=0), b.assign(seed=1)]).query("fold != 0"), 0)
-    with pytest.raises(ValueError, match="mix 2 values of 'approach'"):
-        iv.calibrate(pd.concat([a, b.assign(approach="other")]).query("fold != 0"), 0)
+    with pytest.raises(ValueError, match="mix 2 values of 'arm'"):
+        iv.calibrate(pd.concat([a, b.assign(arm="other")]).query("fold != 0"), 0)
     with pytest.raises(ValueError, match="bins must be a positive integer"):
         iv.calibrate(a.query("fold != 0"), 0, bins=0)
 
@@ -120,7 +120,7 @@ def test_each_seed_is_calibrated_on_its_own_residuals():
     width = (out["hi"] - out["lo"]).groupby(out["seed"]).mean()
     assert width[0] < 0.5 and width[1] > 5.0   # pooled residuals would give both the same width
     by_fold = iv.coverage_by_fold(out)
-    assert list(by_fold.index.names) == ["approach", "seed"] and by_fold.shape == (2, 5)
+    assert list(by_fold.index.names) == ["arm", "seed"] and by_fold.shape == (2, 5)
     table = iv.interval_table(out)
     assert table.loc["model", "n"] == len(df) and 0.75 <= table.loc["model", "coverage"] <= 0.85
 
@@ -136,7 +136,7 @@ def test_bounds_are_never_negative():
 
 
 def _hand_made():
-    return pd.DataFrame({"approach": "a", "fold": [0, 0, 1, 1], "cycle": [0, 0, 1, 1], "start": [0, 1, 2, 3],
+    return pd.DataFrame({"arm": "a", "fold": [0, 0, 1, 1], "cycle": [0, 0, 1, 1], "start": [0, 1, 2, 3],
                          "target": [1.0, 2.0, 3.0, 4.0], "prediction": [1.0, 2.8, 3.0, 5.5],
                          "lo": [0.0, 2.5, 2.0, 5.0], "hi": [2.0, 3.0, 4.0, 6.0], "interval": "native"})
 
@@ -167,12 +167,12 @@ def test_with_intervals_native_where_the_model_has_quantiles_else_conformal():
     binned["prediction_q90"] = binned["prediction"] + 1.0
     df = pd.concat([_exchangeable(approach="lgbm", seed=3), binned], ignore_index=True)
     out = iv.with_intervals(df)
-    assert out.groupby("approach")["interval"].first().to_dict() == {"binned": "native", "lgbm": "conformal"}
-    np.testing.assert_allclose(out.loc[out["approach"] == "binned", "hi"],
+    assert out.groupby("arm")["interval"].first().to_dict() == {"binned": "native", "lgbm": "conformal"}
+    np.testing.assert_allclose(out.loc[out["arm"] == "binned", "hi"],
                                np.clip(binned["prediction"] + 1.0, 0, None))
     assert len(out) == len(df) and (out["start"].to_numpy() == df["start"].to_numpy()).all()
     assert set(iv.with_intervals(df, method="conformal")["interval"]) == {"conformal"}
-    with pytest.raises(ValueError, match=r"approaches \['lgbm'\] lack them"):
+    with pytest.raises(ValueError, match=r"arms \['lgbm'\] lack them"):
         iv.with_intervals(df, method="native")
     with pytest.raises(ValueError, match="method must be"):
         iv.with_intervals(df, method="bootstrap")
@@ -190,7 +190,7 @@ def test_figures_draw_bands_and_coverage():
     fig = ch06_intervals.bands_figure(df, ["a", "b"])
     assert sum(ax.get_visible() for ax in fig.axes) == 2 and "coverage" in fig.axes[0].get_title()
     plt.close(fig)
-    with pytest.raises(ValueError, match=r"approaches \['c'\] have no rows"):
+    with pytest.raises(ValueError, match=r"arms \['c'\] have no rows"):
         ch06_intervals.bands_figure(df, ["a", "c"])
     fig = ch06_intervals.coverage_figure(iv.coverage_by_ttf(df))
     assert len(fig.axes[0].lines) == 3   # two approaches and the nominal line

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from quake_lib import paths, profiles
-from quake_lib.approaches import lab_protocols
-from quake_lib.approaches import lab_runs as lab
 from quake_lib.data.lab_runs import COLUMNS, LAB_RUNS, TARGETS, read_lab_run
 from quake_lib.evaluation.scores import mae_table
 from quake_lib.features.lab_history import fit_input_scale, history_features, history_tensor
 from quake_lib.figures import ch07_lab
 from quake_lib.models.lab_nets import CausalCNN, CausalCNNConfig, LabCPC, LaurentiLSTM
+from quake_lib.studies import lab_protocols
+from quake_lib.studies import lab_study as lab
 from quake_lib.train.sequence_fit import SequenceFitConfig, crop_starts, fit_ridge, fit_sequence_model
 
 QUICK = profiles.get("quick").real
@@ -199,7 +199,7 @@ def test_folds_never_share_cycles_and_every_row_is_held_out_once(small_run, smal
         assert not set(f.train_cycles) & set(f.test_cycles)
     o = cv.oof
     assert set(o["target_name"]) == set(TARGETS)
-    for (arm, target), part in o.groupby(["approach", "target_name"]):
+    for (arm, target), part in o.groupby(["arm", "target_name"]):
         assert part["start"].is_unique
         held = {int(f.index): set(f.test_cycles) for f in cv.folds}
         assert all(c in held[k] for k, c in zip(part["fold"], part["cycle"]))

@@ -21,6 +21,7 @@ LAYERS = [
     {"evaluation"},
     {"train"},
     {"approaches"},
+    {"studies"},
     {"figures"},
     {"report"},
     {"cli", "submit", "__main__"},
@@ -145,3 +146,40 @@ def test_no_module_changes_another_at_import():
                     if isinstance(base, ast.Name) and base.id in imported:
                         offenders.append(f"quake_lib.{module} line {node.lineno}")
     assert not offenders, f"import-time changes to other modules: {offenders}"
+
+
+def test_approaches_holds_exactly_the_registered_approaches():
+    """``approaches/`` is the registry, its protocol and one module per registered approach; experiments that
+    use approaches live in ``studies/``."""
+    from quake_lib.approaches import registry
+    found = {m.split(".", 1)[1] for m in MODULES if m.startswith("approaches.")}
+    own = {a.name for a in registry.APPROACHES.values() if a.module is None}
+    assert found == own | {"registry", "protocol"}, f"not registered approaches in approaches/: {found - own}"
+
+
+def test_no_two_modules_share_a_name():
+    """No two module files share a name (a package, such as ``models.cpc``, may share one with a module)."""
+    names = {}
+    for module, path in MODULES.items():
+        if module and path.name != "__init__.py":
+            names.setdefault(module.split(".")[-1], []).append(module)
+    shared = {n: ms for n, ms in names.items() if len(ms) > 1}
+    assert not shared, f"modules sharing a name: {shared}"
+
+
+@pytest.mark.parametrize("module", ["cli", "submit"])
+def test_the_entry_points_name_no_approach_arm_or_kind(module):
+    """``train`` and ``submit`` go through the registry and the protocol only: no string of theirs is an
+    approach, an arm or a kind, and neither reads a kind."""
+    from quake_lib.approaches import registry
+    names = {a.name for a in registry.APPROACHES.values()} | set(registry.arms())
+    names |= {a.kind for a in registry.APPROACHES.values()} | {"net", "lightgbm", "constant"}
+    tree = ast.parse(MODULES[module].read_text())
+    # the versions printed by --version are of packages, one of which is called lightgbm too
+    versions = [f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "version_text"]
+    skip = {id(n) for f in versions for n in ast.walk(f)}
+    literals = {n.value for n in ast.walk(tree)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip}
+    assert not literals & names, f"quake_lib.{module} names {sorted(literals & names)}"
+    kinds = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "kind"]
+    assert not kinds, f"quake_lib.{module} reads an approach's kind (lines {kinds})"

@@ -11,6 +11,7 @@ import pytest
 
 from quake_lib import paths
 from quake_lib.report import execute as report
+from quake_lib.report import preflight
 
 CHAPTERS = report.numbered_notebooks()
 REQUIRED_PARAMETERS = {"dataset", "profile", "seed"}
@@ -31,13 +32,13 @@ def test_chapters_exist_in_order():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_parameters_cell(path):
-    assert REQUIRED_PARAMETERS <= set(report.declared_parameters(path))
+    assert REQUIRED_PARAMETERS <= set(preflight.declared_parameters(path))
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_misspelled_parameter_fails_loudly(path):
     with pytest.raises(ValueError, match=r"has no parameter 'datset'; its parameters are: dataset"):
-        report.check_parameters(path, {"datset": "lanl"})
+        preflight.check_parameters(path, {"datset": "lanl"})
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -67,7 +68,7 @@ def test_committed_chapter_is_a_clean_report(path):
 
 
 def test_parse_assignments_never_evaluates():
-    assert report.parse_assignments(["a=3", "b=0.5", "c=lanl", "d=__import__('os')"]) == {
+    assert preflight.parse_assignments(["a=3", "b=0.5", "c=lanl", "d=__import__('os')"]) == {
         "a": 3, "b": 0.5, "c": "lanl", "d": "__import__('os')"}
     with pytest.raises(ValueError, match="expected name=value"):
-        report.parse_assignments(["oops"])
+        preflight.parse_assignments(["oops"])

@@ -12,12 +12,12 @@ import scipy.stats  # noqa: E402
 from tiny_data import loud_recording  # noqa: E402
 
 from quake_lib import evaluation, profiles  # noqa: E402
-from quake_lib.approaches import real_transfer as rt  # noqa: E402
 from quake_lib.constants import SEGMENT_LENGTH  # noqa: E402
 from quake_lib.data import lanl_stats  # noqa: E402
 from quake_lib.features.segment_stats import MODEL_FEATURES, SEGMENT_STATS, segment_stats  # noqa: E402
 from quake_lib.figures import ch07_transfer  # noqa: E402
 from quake_lib.profiles import RealSizes  # noqa: E402
+from quake_lib.studies import real_transfer as rt  # noqa: E402
 
 # from the shared README: the 16 failure rows of train.csv and the 15 full cycle lengths (s)
 FAILURE_ROWS = (5656573, 50085877, 104677355, 138772452, 187641819, 218652629, 245829584, 307838916, 338276286,
@@ -182,8 +182,8 @@ def test_leave_one_cycle_out_never_shares_a_cycle():
         assert len(f.test_cycles) == 1 and not np.intersect1d(f.train_cycles, f.test_cycles).size
         assert len(f.train_cycles) == len(cycles) - 1
     oof = rt.real_references(df, RealSizes(gbm_estimators=20), std_only=True)
-    assert set(oof["approach"]) == {"real_constant", "real_lgbm", "real_lgbm_std"}
-    for _, part in oof.groupby("approach"):
+    assert set(oof["arm"]) == {"real_constant", "real_lgbm", "real_lgbm_std"}
+    for _, part in oof.groupby("arm"):
         assert sorted(part["start"]) == sorted(df["row_start"])  # every segment predicted once
         assert (part.groupby("fold")["cycle"].nunique() == 1).all()  # a fold holds out one cycle
     table = evaluation.mae_table(oof, readouts=False)
@@ -191,7 +191,7 @@ def test_leave_one_cycle_out_never_shares_a_cycle():
     # the constant is the median of the *other* cycles' targets
     f0 = folds[0]
     expected = np.median(df.loc[df["cycle"].isin(f0.train_cycles), "time_to_failure"])
-    got = oof[(oof["approach"] == "real_constant") & (oof["fold"] == 0)]["prediction"]
+    got = oof[(oof["arm"] == "real_constant") & (oof["fold"] == 0)]["prediction"]
     np.testing.assert_allclose(got, expected)
 
 
@@ -218,7 +218,7 @@ def test_oracle_reads_only_the_held_out_length_and_the_fraction_model_never_sees
     a = rt.target_tricks(df, sizes)
     lengths = a.lengths["length_s"]
     assert np.isnan(lengths.iloc[0]) and a.lengths["length_known"].iloc[1:].all()
-    wide = a.oof.pivot_table(index=["fold", "start"], columns="approach", values="prediction")
+    wide = a.oof.pivot_table(index=["fold", "start"], columns="arm", values="prediction")
     for _, r in a.folds.iterrows():
         others = lengths.drop(index=[0, r["cycle"]])  # the training cycles: known lengths, not held out
         assert r["mean_train_length_s"] == pytest.approx(others.mean())
@@ -235,7 +235,7 @@ def test_oracle_reads_only_the_held_out_length_and_the_fraction_model_never_sees
     b = rt.target_tricks(stretched, sizes)
 
     def preds(res, approach, in_fold):
-        p = res.oof[res.oof["approach"] == approach]
+        p = res.oof[res.oof["arm"] == approach]
         return p[(p["fold"] == fold) == in_fold].sort_values(["fold", "start"])["prediction"].to_numpy()
 
     # the held-out cycle's own predictions do not move: nothing of it was trained on or averaged ...
@@ -254,12 +254,12 @@ def test_oracle_reads_only_the_held_out_length_and_the_fraction_model_never_sees
     pos = a.by_position
     assert pos["n"].sum() == t["n"].iloc[0] and len(pos) == 3
     first = a.oof.assign(share=1 - a.oof["target"] / lengths.reindex(a.oof["cycle"]).to_numpy())
-    first = first[(first["share"] <= 1 / 3) & (first["approach"] == "real_lgbm_plain")]
+    first = first[(first["share"] <= 1 / 3) & (first["arm"] == "real_lgbm_plain")]
     assert pos["real_lgbm_plain"].iloc[0] == pytest.approx((first["prediction"] - first["target"]).abs().mean())
 
 
 def test_by_ttf_bin_counts_and_averages_per_bin():
-    oof = pd.DataFrame({"approach": ["a"] * 4 + ["b"] * 4, "fold": 0, "cycle": 1, "start": [0, 1, 2, 3] * 2,
+    oof = pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 4, "fold": 0, "cycle": 1, "start": [0, 1, 2, 3] * 2,
                         "target": [0.5, 1.5, 1.7, 9.0] * 2, "prediction": [1.5, 1.5, 1.0, 9.0, 0.5, 0.5, 1.7, 5.0]})
     t = rt.by_ttf_bin(oof, edges=(0, 1, 2, 10))
     assert list(t.columns) == ["n", "a", "b"] and t["n"].tolist() == [1, 2, 1]
@@ -291,7 +291,7 @@ def test_synthetic_to_real_learns_a_transferable_precursor(data_dir):
     assert len(res.train_stats) == n_train and set(MODEL_FEATURES) <= set(res.train_stats.columns)
     # every real segment once per approach, its fold the leave-one-cycle-out fold of its cycle
     fold_of = {int(f.test_cycles[0]): f.index for f in rt.real_folds(real["cycle"])}
-    for _, part in res.real.groupby("approach"):
+    for _, part in res.real.groupby("arm"):
         assert sorted(part["start"]) == sorted(real["row_start"])
         assert (part["fold"] == part["cycle"].map(fold_of)).all()
     real_t = evaluation.mae_table(res.real, readouts=False)
@@ -299,7 +299,7 @@ def test_synthetic_to_real_learns_a_transferable_precursor(data_dir):
     # in domain: the synthetic folds, whole cycles held out, every evaluation window once
     eval_w = evaluation.eval_windows(source)
     folds = evaluation.make_folds(source, windows=eval_w)
-    for _, part in res.synthetic.groupby("approach"):
+    for _, part in res.synthetic.groupby("arm"):
         assert sorted(part["start"]) == sorted(eval_w.starts)
         for f in folds:
             assert set(part.loc[part["fold"] == f.index, "cycle"]) <= set(f.test_cycles.tolist())
@@ -324,7 +324,7 @@ def test_figures_draw_every_approach_of_their_table():
     fig = ch07_transfer.transfer_predictions(tricks.oof, ("real_lgbm_plain", "real_lgbm_fraction_oracle"))
     assert len(fig.axes) == 2 and fig.axes[0].get_title().startswith("real_lgbm_plain: pooled MAE")
     plt.close(fig)
-    with pytest.raises(ValueError, match="none of the approaches"):
+    with pytest.raises(ValueError, match="none of the arms"):
         ch07_transfer.transfer_predictions(tricks.oof, ("nope",))
 
 

@@ -214,7 +214,7 @@ def test_a_rerun_does_nothing_and_another_spec_writes_again(tmp_path, capsys):
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert f"ingest {d / 'train.csv'} --name rehearsal" in out and "make report DATASET=rehearsal" in out
-    assert f"submit --approach lightgbm --dataset rehearsal --test-dir {d / 'test'}" in out
+    assert f"submit --arm lightgbm --dataset rehearsal --test-dir {d / 'test'}" in out
     # every path the next commands write to lies in the rehearsal's directory, none in the repository
     assert f"QUAKE_DATA_DIR={d / 'data'}" in out and f"--output-dir {d / 'notebooks'}" in out
     assert f"--html-dir {d / 'reports'}" in out and f"--output {d / 'submission_lightgbm.csv'}" in out

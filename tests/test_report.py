@@ -7,7 +7,7 @@ import tiny_notebooks
 from nbformat.v4 import new_code_cell, new_notebook
 
 from quake_lib.report import execute as report
-from quake_lib.report import site
+from quake_lib.report import preflight, site
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_notebook_without_parameters_cell_is_refused(tmp_path):
     path = tmp_path / "01_x.ipynb"
     nbformat.write(nb, path)
     with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
-        report.check_parameters(path, {})
+        preflight.check_parameters(path, {})
 
 
 def test_a_chapter_on_absent_real_material_is_skipped_saying_why(tiny_notebook, tmp_path, monkeypatch):
@@ -74,11 +74,11 @@ def test_a_chapter_on_absent_real_material_is_skipped_saying_why(tiny_notebook, 
     nb.metadata["quake"] = {"needs_shared": ["segment_stats.csv"]}
     nbformat.write(nb, tiny_notebook)
     monkeypatch.setenv("QUAKE_SHARED_DIR", str(tmp_path / "nowhere"))
-    why = report.missing_material(tiny_notebook)
+    why = preflight.missing_material(tiny_notebook)
     assert "segment_stats.csv" in why and str(tmp_path / "nowhere") in why and "QUAKE_SHARED_DIR" in why
     (tmp_path / "nowhere").mkdir()
     (tmp_path / "nowhere" / "segment_stats.csv").write_text("segment\n")
-    assert report.missing_material(tiny_notebook) is None
+    assert preflight.missing_material(tiny_notebook) is None
 
 
 def test_chapter_7_declares_the_real_material_it_reads():

@@ -80,9 +80,9 @@ def test_seed_table_and_pairs_over_folds_and_seeds(rec, windows, folds):
 def test_each_seeds_ensembles_use_that_seeds_members(rec, windows, folds):
     _two_seeds(rec, windows, folds)
     full = sd.with_ensembles(sd.load_seeds(rec.name, [0, 1]), top_k=3)
-    ens = full[full["approach"] == "ensemble"].set_index(["seed", "start"])["prediction"]
-    lg = full[full["approach"] == "lightgbm"].set_index(["seed", "start"])["prediction"]
-    net = full[full["approach"] == "wave_cnn_regression"].set_index(["seed", "start"])["prediction"]
+    ens = full[full["arm"] == "ensemble"].set_index(["seed", "start"])["prediction"]
+    lg = full[full["arm"] == "lightgbm"].set_index(["seed", "start"])["prediction"]
+    net = full[full["arm"] == "wave_cnn_regression"].set_index(["seed", "start"])["prediction"]
     assert np.allclose(ens, (lg + net).loc[ens.index] / 2)
 
 

@@ -211,7 +211,7 @@ def test_missing_weights_warn_naming_the_path_and_continue(tmp_path, monkeypatch
 def test_cross_validate_smoke(rec, windows):
     folds = ev.make_folds(rec, n_folds=2, windows=windows)
     make = models.factory("spec_resnet", spectrogram=SMALL_SPEC)
-    res = cross_validate(rec, make, "binned", folds, seed=0, eval_windows=windows, approach="spec_tiny",
+    res = cross_validate(rec, make, "binned", folds, seed=0, eval_windows=windows, arm="spec_tiny",
                          verbose=False, epochs=1, windows_per_epoch=16, batch_size=8, eval_batch_size=64,
                          threads=1, bn_windows=16)
     oof = ev.load_oof(rec.name, "spec_tiny")

@@ -1,5 +1,7 @@
 """Kaggle submission from saved fold models: nets rebuilt from checkpoints alone, LightGBM boosters,
 the constant; order, scoring, and the errors a user meets."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,7 +64,7 @@ def _by_hand(trained, approach, readout=None):
 
 @pytest.mark.parametrize("head", ["binned", "regression"])
 def test_net_submission_is_the_mean_of_the_fold_models_in_sample_order(trained, head, capsys):
-    rc, out = _run(trained, "--approach", f"tiny_{head}")
+    rc, out = _run(trained, "--arm", f"tiny_{head}")
     assert rc == 0
     sub = pd.read_csv(out)
     assert sub["seg_id"].tolist() == trained["order"]
@@ -75,11 +77,12 @@ def test_net_submission_is_the_mean_of_the_fold_models_in_sample_order(trained, 
 
 @pytest.mark.parametrize("approach", ["tiny_binned", "tiny_regression", "lightgbm", "constant"])
 def test_intervals_go_to_a_second_file_and_leave_kaggles_unchanged(trained, approach, capsys):
-    _, plain = _run(trained, "--approach", approach, output=f"plain_{approach}.csv")
-    rc, out = _run(trained, "--approach", approach, "--intervals", output=f"iv_{approach}.csv")
+    _, plain = _run(trained, "--arm", approach, output=f"plain_{approach}.csv")
+    rc, out = _run(trained, "--arm", approach, "--intervals", output=f"iv_{approach}.csv")
     assert rc == 0 and out.read_bytes() == plain.read_bytes()
     path = out.with_name(f"iv_{approach}_intervals.csv")
-    assert f"80% intervals -> {path}" in capsys.readouterr().out
+    how = "the fold models' own quantiles" if approach == "tiny_binned" else "conformal, from the OOF residuals"
+    assert f"80% intervals ({how}) -> {path}" in capsys.readouterr().out
     assert not plain.with_name(f"plain_{approach}_intervals.csv").exists()
     got = pd.read_csv(path)
     sub = pd.read_csv(out)
@@ -105,7 +108,7 @@ def test_a_stale_fold_file_of_an_older_run_is_not_used(trained):
     d = trained["root"] / "data" / "tiny" / "results" / "checkpoints" / "tiny_binned"
     (d / "fold_4.pt").write_bytes((d / "fold_0.pt").read_bytes())  # as if left by a 5-fold run
     try:
-        rc, out = _run(trained, "--approach", "tiny_binned", output="stale.csv")
+        rc, out = _run(trained, "--arm", "tiny_binned", output="stale.csv")
         assert rc == 0
         np.testing.assert_allclose(pd.read_csv(out)["time_to_failure"], _by_hand(trained, "tiny_binned"),
                                    rtol=1e-6)
@@ -132,7 +135,7 @@ def test_lightgbm_submission_uses_the_saved_boosters(trained, capsys):
     import lightgbm as lgb
 
     from quake_lib.features.competition import kaggle_array_features
-    rc, out = _run(trained, "--approach", "lightgbm")
+    rc, out = _run(trained, "--arm", "lightgbm")
     assert rc == 0
     d = trained["root"] / "data" / "tiny" / "results" / "checkpoints" / "lightgbm"
     feats = kaggle_array_features(np.stack([trained["x"][s] for s in trained["order"]]))
@@ -145,7 +148,7 @@ def test_lightgbm_submission_uses_the_saved_boosters(trained, capsys):
 
 
 def test_constant_submission_is_the_median_of_all_windows(trained):
-    rc, out = _run(trained, "--approach", "constant")
+    rc, out = _run(trained, "--arm", "constant")
     assert rc == 0
     sub = pd.read_csv(out)
     assert np.allclose(sub["time_to_failure"], np.median(trained["windows"].targets))
@@ -165,9 +168,9 @@ def test_labels_are_never_required(trained, tmp_path, capsys):
 
 
 def test_errors_name_the_problem(trained, tmp_path, capsys):
-    rc, _ = _run(trained, "--approach", "never_trained")
-    assert rc == 2 and "python -m quake_lib train --approach" in capsys.readouterr().err
-    rc = main(["submit", "--approach", "constant", "--dataset", "tiny", "--test-dir", str(tmp_path / "nope")])
+    rc, _ = _run(trained, "--arm", "never_trained")
+    assert rc == 2 and "python -m quake_lib train --dataset tiny --approach NAME" in capsys.readouterr().err
+    rc = main(["submit", "--arm", "constant", "--dataset", "tiny", "--test-dir", str(tmp_path / "nope")])
     assert rc == 2 and "no such directory" in capsys.readouterr().err
     # a segment of the wrong length
     bad = tmp_path / "bad"
@@ -176,22 +179,22 @@ def test_errors_name_the_problem(trained, tmp_path, capsys):
         bad / "sample_submission.csv", index=False)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QUAKE_DATA_DIR", str(trained["root"] / "data"))
-        rc = main(["submit", "--approach", "tiny_binned", "--dataset", "tiny", "--test-dir", str(bad / "test"),
+        rc = main(["submit", "--arm", "tiny_binned", "--dataset", "tiny", "--test-dir", str(bad / "test"),
                    "--output", str(tmp_path / "x.csv")])
     assert rc == 2 and f"100 rows; a test segment has {LENGTH:,}" in capsys.readouterr().err
     # sample ids without a segment file: an error, or a partial file with --allow-missing
     sample = tmp_path / "sample.csv"
     pd.DataFrame({"seg_id": trained["order"] + ["seg_ffffff"], "time_to_failure": 0.0}).to_csv(sample, index=False)
-    rc, out = _run(trained, "--approach", "constant", "--sample-submission", str(sample), output="p.csv")
+    rc, out = _run(trained, "--arm", "constant", "--sample-submission", str(sample), output="p.csv")
     assert rc == 2 and "1 of the 7 seg_ids" in capsys.readouterr().err and not out.exists()
-    rc, out = _run(trained, "--approach", "constant", "--sample-submission", str(sample), "--allow-missing",
+    rc, out = _run(trained, "--arm", "constant", "--sample-submission", str(sample), "--allow-missing",
                    output="p.csv")
     assert rc == 0 and "PARTIAL submission: 6 of the 7" in capsys.readouterr().out
     assert pd.read_csv(out)["seg_id"].tolist() == trained["order"]
     # segments the sample does not list: the wrong sample for this folder
     short = tmp_path / "short.csv"
     pd.DataFrame({"seg_id": trained["order"][:3], "time_to_failure": 0.0}).to_csv(short, index=False)
-    rc, _ = _run(trained, "--approach", "constant", "--sample-submission", str(short))
+    rc, _ = _run(trained, "--arm", "constant", "--sample-submission", str(short))
     assert rc == 2 and "does not list" in capsys.readouterr().err
 
 
@@ -221,8 +224,9 @@ def test_real_test_segments_give_a_partial_file_in_sample_order(shared_lanl, tra
         mp.setenv("QUAKE_DATA_DIR", str(trained["root"] / "data"))
         ev.save_oof(ev.load_oof("tiny", "constant"), "real150")
         (ev.checkpoint_dir("real150", "constant")).mkdir(parents=True, exist_ok=True)
-        (ev.checkpoint_dir("real150", "constant") / "meta.json").write_text('{"window_length": 150000}')
-        args = ["submit", "--approach", "constant", "--dataset", "real150", "--test-dir", str(shared_lanl / "test"),
+        meta = {"approach": "constant", "arm": "constant", "window_length": 150000}
+        (ev.checkpoint_dir("real150", "constant") / ev.RUN_META).write_text(json.dumps(meta))
+        args = ["submit", "--arm", "constant", "--dataset", "real150", "--test-dir", str(shared_lanl / "test"),
                 "--output", str(tmp_path / "real.csv")]
         assert main(args) == 2 and "2620 of the 2624 seg_ids" in capsys.readouterr().err
         assert main(args + ["--allow-missing"]) == 0

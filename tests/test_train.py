@@ -14,13 +14,13 @@ from quake_lib.train import (
     RegressionHead,
     TrainConfig,
     cross_validate,
-    load_checkpoint,
     lr_find,
     predict_windows,
     save_checkpoint,
 )
 from quake_lib.train.data import DataConfig, QuakeDataModule, normalize
 from quake_lib.train.heads import readouts_from_probs
+from quake_lib.train.predict import read_checkpoint
 
 TINY = models.factory("wave_cnn", **TINY_NET.__dict__)
 # one thread: tiny ops gain nothing from two, and two threads stall badly on a busy machine
@@ -114,8 +114,9 @@ def test_checkpoint_round_trips_with_weights_only(tmp_path, rec, windows):
     module.eval()
     before = module(raw)
     fresh = QuakeModule(TINY(head.n_outputs), BinnedHead(), scale=1.0).eval()
-    meta = load_checkpoint(path, fresh)
-    assert meta == {"fold": 0, "model": "wave_cnn"}
+    ckpt = read_checkpoint(path)
+    fresh.load_state_dict(ckpt["state_dict"])
+    assert ckpt["meta"] == {"fold": 0, "model": "wave_cnn"}
     assert float(fresh.scale) == 7.5
     assert torch.allclose(fresh(raw), before)
     torch.load(path, weights_only=True)  # loads without the unsafe pickle path
@@ -138,7 +139,7 @@ def test_training_learns_a_trivially_learnable_recording(rec, windows):
 def test_cross_validate_writes_oof_and_metrics(rec, windows):
     folds = ev.make_folds(rec, n_folds=2, windows=windows)
     fast = {**FAST, "epochs": 1, "windows_per_epoch": 16}
-    res = cross_validate(rec, TINY, "binned", folds, seed=0, eval_windows=windows, approach="tiny_binned",
+    res = cross_validate(rec, TINY, "binned", folds, seed=0, eval_windows=windows, arm="tiny_binned",
                          verbose=False, **fast)
     oof = ev.load_oof(rec.name, "tiny_binned")
     assert list(oof.columns[:6]) == list(ev.OOF_COLUMNS)
@@ -188,8 +189,9 @@ def test_train_config_from_profiles():
 
 def test_cli_train_arguments():
     from quake_lib.cli import build_parser
-    args = build_parser().parse_args(["train", "--head", "regression", "binned", "--folds", "3"])
-    assert args.approach == "wave_cnn" and args.head == ["regression", "binned"] and args.folds == 3
+    args = build_parser().parse_args(["train", "--approach", "wave_cnn", "--arms", "wave_cnn_regression",
+                                      "wave_cnn_binned", "--folds", "3"])
+    assert args.approach == "wave_cnn" and args.arms == ["wave_cnn_regression", "wave_cnn_binned"] and args.folds == 3
     assert args.func.__name__ == "_train"
 
 
@@ -206,7 +208,7 @@ def test_per_epoch_diagnostics_use_a_bounded_evenly_spaced_subset_and_prediction
     assert everything.val_subset() is windows  # 0: all of them
     assert TrainConfig.from_profile(profiles.get("default")).data_config(LENGTH).val_windows == 96
     with pytest.raises(ValueError, match="val_windows must be an integer >= 0"):
-        TrainConfig(val_windows=-1)
+        TrainConfig.from_profile(profiles.get("default"), val_windows=-1)
 
 
 def test_diagnostics_off_for_the_extra_seeds():

@@ -53,11 +53,11 @@ def train_for_submission(rec, windows, folds, nets: dict) -> None:
     """Save every kind of fold model a submission reads: the tiny WaveNet per ``nets`` (approach name ->
     head), LightGBM's boosters and the constant, on ``folds``."""
     for approach, head in nets.items():
-        cross_validate(rec, TINY, head, folds, seed=0, eval_windows=windows, approach=approach, verbose=False,
+        cross_validate(rec, TINY, head, folds, seed=0, eval_windows=windows, arm=approach, verbose=False,
                        **ONE_EPOCH)
     cfg = lightgbm.LgbmConfig(n_estimators=20, learning_rate=0.1, min_child_samples=5, train_stride=LENGTH,
                               n_jobs=1)
-    lightgbm.cross_validate(rec, folds, cfg, seed=0, windows=windows)
+    lightgbm.cross_validate(rec, folds, seed=0, arms=("lightgbm",), config=cfg, windows=windows)
     constant.cross_validate(rec, folds, windows=windows)
 
 

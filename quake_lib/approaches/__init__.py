@@ -1,16 +1,15 @@
-"""The approaches, one module each, with one registry (:mod:`.registry`) every other part asks.
+"""The registered approaches, one module each, and the registry every other part asks.
 
-- :mod:`.constant`, :mod:`.lightgbm`: the two baselines (chapter 3);
-- :mod:`.wave_cnn`: approach 1, a WaveNet-style 1D CNN on the raw waveform, and its head study (chapter 3);
-- :mod:`.spec_resnet`: approach 2, a ResNet on spectrograms, and its STFT study (chapter 4);
-- :mod:`.cpc`: approach 3, Contrastive Predictive Coding (chapter 5), and :mod:`.cpc_experiments`, the
-  2019 study's observations revisited;
-- :mod:`.references`: what a chapter sets its approach beside (the baselines and earlier chapters).
+- :mod:`.registry`: the one list of approaches and their arms;
+- :mod:`.protocol`: what every approach module offers (``cross_validate`` and ``load``), and how a saved
+  run is read back;
+- :mod:`.constant`, :mod:`.lightgbm`: the two baselines;
+- :mod:`.wave_cnn`: a WaveNet-style 1D CNN on the raw waveform, four heads;
+- :mod:`.spec_resnet`: a ResNet on spectrograms, and its STFT study;
+- :mod:`.cpc`: Contrastive Predictive Coding: pre-training, probes, fine-tuning, from scratch.
 
-Each approach module has ``cross_validate(rec, folds, ...)`` on the fixed folds of
-:func:`quake_lib.evaluation.make_folds` (approach 3: its pipeline of pre-training, probes and
-fine-tuning), saving its out-of-fold predictions under ``data/<dataset>/results/``.
+Experiments that use the approaches (design studies, real data, data size) are in :mod:`quake_lib.studies`.
 """
-from .registry import APPROACHES, Approach, approach_of, arms, baselines, get, names
+from .registry import APPROACHES, Approach, arms, baselines, get, names
 
-__all__ = ["APPROACHES", "Approach", "approach_of", "arms", "baselines", "get", "names"]
+__all__ = ["APPROACHES", "Approach", "arms", "baselines", "get", "names"]

@@ -1,5 +1,5 @@
-"""Approach 3, Contrastive Predictive Coding (chapter 5): the unlabeled data, pre-training, probes on
-frozen features, fine-tuning and the same network from scratch.
+"""Contrastive Predictive Coding: the unlabeled data, pre-training, probes on frozen features,
+fine-tuning and the same network from scratch.
 
 Honest cross-validation: pre-training only sees unlabeled segments of the *test period*
 (:func:`unlabeled_segments`: for the synthetic datasets the later test period of the same
@@ -10,10 +10,11 @@ held-out cycle, and the probes, fine-tuning and training from scratch use the fi
 
 The networks are in :mod:`quake_lib.models.cpc`, pre-training in :mod:`quake_lib.train.contrastive`,
 the probes in :mod:`quake_lib.train.probe`; the 2019 study's observations revisited in
-:mod:`quake_lib.approaches.cpc_experiments`.
+:mod:`quake_lib.studies.cpc_design`.
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,12 +28,16 @@ from ..data.recording import Recording, Windows
 from ..data.synthetic import PRESETS, preset
 from ..data.synthetic.kaggle_layout import test_segments
 from ..evaluation.folds import Fold
+from ..evaluation.intervals import QUANTILE_READOUTS
 from ..models.cpc import CPCBody, CPCBodyConfig, CPCConfig, save_pretrained
 from ..profiles import Profile
 from ..train.contrastive import PretrainResult, pretrain
+from ..train.data import normalize
 from ..train.fit import torch_threads
-from ..train.probe import ProbeConfig, ProbeResult, locate, pooled_features, probe_cv
-from . import references, registry
+from ..train.heads import BinnedHead
+from ..train.probe import ProbeConfig, ProbeResult, load_readout, locate, pooled_features, probe_cv, save_readout
+from . import registry
+from .protocol import FoldPrediction, SavedRun, load_networks
 
 APPROACH = registry.get("cpc")
 PRETRAINED_NAME = "cpc_pretrain"
@@ -75,7 +80,7 @@ def pretrain_dataset(dataset: str, segments: np.ndarray, profile: Profile, seed:
     meta = {"seed": seed, "scale": res.scale, "segments": int(len(segments)), "epochs": cfg.epochs,
             "crops_per_epoch": cfg.crops_per_epoch, "crop": cfg.crop}
     path = save_pretrained(res.net, pretrained_path(dataset, seed), meta)
-    evaluation.save_metrics(res.metrics.assign(approach=PRETRAINED_NAME), dataset, PRETRAINED_NAME, seed)
+    evaluation.save_metrics(res.metrics.assign(arm=PRETRAINED_NAME), dataset, PRETRAINED_NAME, seed)
     return res, path
 
 
@@ -101,20 +106,71 @@ def frozen_features(rec: Recording, pretrained: Path | None, scale: float, profi
     return FeatureSet(grid, x, ev, x[locate(grid, ev)])
 
 
+PROBE_KINDS = ("linear", "mlp")
+
+
 def run_probes(feats: FeatureSet, folds: list[Fold], profile: Profile, seed: int = 0,
-               prefix: str = "cpc_probe", dataset: str | None = None) -> dict[str, ProbeResult]:
-    """Linear and MLP probes (``<prefix>_linear``, ``<prefix>_mlp``); saved when ``dataset`` is given."""
+               prefix: str = "cpc_probe", dataset: str | None = None, kinds=PROBE_KINDS,
+               pretrained: Path | None = None, scale: float | None = None) -> dict[str, ProbeResult]:
+    """Linear and MLP probes (``<prefix>_linear``, ``<prefix>_mlp``, those of ``kinds``); each saved as a
+    run when ``dataset`` is given, with a copy of the ``pretrained`` encoder and the input ``scale``
+    that made its features, so that :func:`load` rebuilds it from its own folder."""
     out = {}
-    for kind in ("linear", "mlp"):
+    for kind in kinds:
         cfg = ProbeConfig(kind=kind, iterations=profile.cpc.probe_iterations)
+        arm = f"{prefix}_{kind}"
         # one thread: tiny full-batch steps gain nothing from two and stall on a busy machine
         with torch_threads(1):
-            res = probe_cv(feats.train, feats.train_windows, feats.eval, feats.eval_windows, folds,
-                           f"{prefix}_{kind}", cfg, seed)
+            res = probe_cv(feats.train, feats.train_windows, feats.eval, feats.eval_windows, folds, arm, cfg, seed)
         if dataset is not None:
-            evaluation.save_oof(res.oof, dataset, seed)
+            _save_probe(res, dataset, arm, seed, cfg, feats, pretrained, scale)
         out[kind] = res
     return out
+
+
+ENCODER_FILE = "encoder.pt"
+
+
+def _save_probe(res: ProbeResult, dataset: str, arm: str, seed: int, cfg: ProbeConfig, feats: FeatureSet,
+                pretrained: Path, scale: float) -> None:
+    with evaluation.StagedRun(dataset, arm, APPROACH.name, seed, feats.eval_windows.length) as stage:
+        shutil.copyfile(pretrained, stage.checkpoints / ENCODER_FILE)
+        for fold, readout in res.readouts.items():
+            save_readout(readout, stage.checkpoints / f"fold_{fold}.pt")
+        stage.commit(res.oof, meta={"kind": cfg.kind, "hidden": cfg.hidden, "dropout": cfg.dropout,
+                                    "n_features": int(feats.eval.shape[1]), "scale": float(scale)})
+
+
+class _Probe:
+    """A fold's readout on the frozen encoder's pooled features (computed once for every fold)."""
+
+    def __init__(self, readout):
+        self.readout, self.head = readout, BinnedHead()
+
+    def predict(self, feats: torch.Tensor) -> FoldPrediction:
+        with torch.no_grad():
+            reads = {k: v.numpy() for k, v in self.head.readouts(self.readout(feats)).items()}
+        lower, upper = (reads.get(name) for name in QUANTILE_READOUTS)
+        return FoldPrediction(reads[self.head.default_readout], lower, upper)
+
+
+def load(dataset: str, arm: str, seed: int, meta: dict) -> SavedRun:
+    """A saved arm: the fine-tuned or from-scratch networks' fold modules, or a probe's fold readouts
+    on the encoder saved beside them."""
+    if meta.get("kind") not in PROBE_KINDS:
+        return load_networks(dataset, arm, seed, meta)
+    directory = evaluation.checkpoint_dir(dataset, arm, seed)
+    body = CPCBody(BinnedHead().n_outputs, CPCBodyConfig(pretrained=str(directory / ENCODER_FILE), freeze=True))
+    readouts = [load_readout(path, meta) for path in evaluation.fold_files(dataset, arm, seed, ".pt")]
+
+    def features(x: np.ndarray) -> torch.Tensor:
+        body.eval()
+        with torch.inference_mode():
+            parts = [body.features(normalize(torch.from_numpy(x[i:i + 32]), meta["scale"]))
+                     for i in range(0, len(x), 32)]
+        return torch.cat(parts).float()
+
+    return SavedRun(APPROACH.name, arm, meta["window_length"], [_Probe(r) for r in readouts], prepare=features)
 
 
 def train_network(rec: Recording, folds: list[Fold], profile: Profile, pretrained: Path | None, seed: int = 0,
@@ -125,9 +181,10 @@ def train_network(rec: Recording, folds: list[Fold], profile: Profile, pretraine
     other argument of :func:`quake_lib.train.cross_validate` (``eval_windows``, ``config``, ...)."""
     sz = profile.cpc
     factory = models.factory(APPROACH.model, pretrained=None if pretrained is None else str(pretrained))
-    approach = "cpc_scratch" if pretrained is None else "cpc_finetune"
+    arm = "cpc_scratch" if pretrained is None else "cpc_finetune"
     lr = sz.scratch_lr if pretrained is None else sz.finetune_lr
-    return train.cross_validate(rec, factory, "binned", folds, profile=profile, seed=seed, approach=approach,
+    return train.cross_validate(rec, factory, "binned", folds, profile=profile, seed=seed, arm=arm,
+                                approach=APPROACH.name,
                                 save=save, epochs=sz.tune_epochs, windows_per_epoch=sz.tune_windows,
                                 batch_size=sz.tune_batch, lr=lr, threads=sz.threads, bn_windows=sz.bn_windows,
                                 verbose=False, **train_options)
@@ -139,8 +196,38 @@ def mae_summary(oofs: list[pd.DataFrame], reference: str = "constant") -> pd.Dat
     return evaluation.mae_table(df, readouts=False, reference=reference)
 
 
-def reference_oofs(rec: Recording, folds: list[Fold], seed: int = 0) -> tuple[list[pd.DataFrame], list[str]]:
-    """The baselines and every arm of approaches 1 and 2 on the same folds, with a note per source
-    (:func:`quake_lib.approaches.references.reference_oofs`)."""
-    others = [a for a in registry.arms(before_chapter=APPROACH.chapter) if a not in registry.baselines()]
-    return references.reference_oofs(rec, folds, seed, others)
+@dataclass
+class CPCRun:
+    pretraining: PretrainResult | None     # None when only the from-scratch arm ran
+    pretrained: Path | None                # the saved encoder + GRU
+    features: FeatureSet | None            # the frozen encoder's pooled features (when a probe ran)
+    probes: dict[str, ProbeResult]         # kind -> result
+    finetune: train.CVResult | None
+    scratch: train.CVResult | None
+
+    @property
+    def oof(self) -> pd.DataFrame:
+        parts = [p.oof for p in self.probes.values()] + [r.oof for r in (self.finetune, self.scratch) if r]
+        return pd.concat(parts, ignore_index=True)
+
+
+def cross_validate(rec: Recording, folds: list[Fold], profile: Profile, seed: int, arms=None, devices=None,
+                   segments: np.ndarray | None = None) -> CPCRun:
+    """Pre-training on the unlabeled ``segments`` (default: :func:`unlabeled_segments`), the probes on
+    its frozen features, fine-tuning, and the same network from scratch: those of ``arms`` (default:
+    all), each saved as a run."""
+    arms = APPROACH.check_arms(arms)
+    options = {} if devices is None else {"devices": devices}
+    pre = pretrained = feats = None
+    if any(a != "cpc_scratch" for a in arms):
+        segments = unlabeled_segments(rec.name)[0] if segments is None else segments
+        pre, pretrained = pretrain_dataset(rec.name, segments, profile, seed)
+    kinds = [k for k in PROBE_KINDS if f"cpc_probe_{k}" in arms]
+    probes = {}
+    if kinds:
+        feats = frozen_features(rec, pretrained, pre.scale, profile, seed)
+        probes = run_probes(feats, folds, profile, seed, dataset=rec.name, kinds=kinds, pretrained=pretrained,
+                            scale=pre.scale)
+    finetune = train_network(rec, folds, profile, pretrained, seed, **options) if "cpc_finetune" in arms else None
+    scratch = train_network(rec, folds, profile, None, seed, **options) if "cpc_scratch" in arms else None
+    return CPCRun(pre, pretrained, feats, probes, finetune, scratch)

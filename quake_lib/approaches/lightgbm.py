@@ -4,18 +4,16 @@ The Kaggle feature table (:mod:`quake_lib.features.competition`) and LightGBM wi
 objective (``l1``, or ``huber``), fitted on the training cycles of each fold. The training windows
 may lie on a denser grid than the evaluation grid (``train_stride``): overlapping windows are extra,
 correlated samples of the same cycles, never windows of a held-out cycle. The fold models are kept
-(text files under ``results/checkpoints/lightgbm/``) for Kaggle submissions; like every training run's,
+(text files under ``results/checkpoints/<arm>/``) for Kaggle submissions (:func:`load`); like every run's,
 they appear only when every fold has finished (:class:`quake_lib.evaluation.StagedRun`).
 
 Arms: ``lightgbm`` fits time_to_failure; ``lightgbm_since_failure`` and ``lightgbm_fraction`` fit the
-Kaggle winners' cycle targets on the same features, folds and seed (:func:`cross_validate`'s
-``targets``), each with its own OOF file and fold models; :func:`predict_ttf` turns any arm's saved
-booster into time_to_failure predictions.
+Kaggle winners' cycle targets on the same features, folds and seed, each with its own OOF file and
+fold models; :func:`predict_ttf` turns any arm's saved booster into time_to_failure predictions.
 """
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,13 +21,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import evaluation
-from ..atomic import atomic_path, write_text
+from .. import evaluation, profiles
+from ..atomic import NoSpaceError, atomic_path, free_bytes
 from ..data import cycle_targets, source
 from ..data.recording import Recording, Windows
 from ..evaluation.folds import Fold
-from ..features.competition import kaggle_features
+from ..features.competition import kaggle_array_features, kaggle_features
+from ..progress import bar
+from . import registry
+from .protocol import FoldPrediction, SavedRun
 
+APPROACH = registry.get("lightgbm")
 TARGETS = cycle_targets.TARGETS  # what an arm can fit: time_to_failure and the winners' cycle targets
 
 
@@ -71,32 +73,32 @@ class LgbmResult:
     features: pd.DataFrame     # feature table of the evaluation windows
 
 
-def arm_name(approach: str, target: str) -> str:
+def arm_name(target: str) -> str:
     """The arm that fits ``target``: ``lightgbm`` (time_to_failure), ``lightgbm_since_failure``, ..."""
-    return approach if cycle_targets.check_target(target) == cycle_targets.TTF else f"{approach}_{target}"
+    name = APPROACH.name
+    return name if cycle_targets.check_target(target) == cycle_targets.TTF else f"{name}_{target}"
 
 
-def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None = None, seed: int = 0,
-                   windows: Windows | None = None, approach: str = "lightgbm", save: bool = True,
-                   progress: bool = True, targets=(cycle_targets.TTF,),
-                   max_train_windows: int | None = None) -> LgbmResult:
+def cross_validate(rec: Recording, folds: list[Fold], profile: profiles.Profile | None = None, seed: int = 0,
+                   arms=None, devices=None, config: LgbmConfig | None = None, windows: Windows | None = None,
+                   save: bool = True, progress: bool = True) -> LgbmResult:
     """Fit LightGBM on the Kaggle feature set of each fold's training cycles, predict the held-out.
 
-    ``targets`` (of :data:`TARGETS`): one arm per target (:func:`arm_name`), each with its OOF file and
-    fold models, all on the same features (computed once), folds and seed: ``ttf`` (time_to_failure),
-    ``since_failure`` (1st place; time_to_failure = max(mean length - prediction, 0)) and ``fraction``
-    (3rd place; fraction x mean length), the mean length being that of the fold's *training* cycles
-    (:mod:`quake_lib.data.cycle_targets`; saved per fold in ``meta.json`` for :func:`predict_ttf`). The
-    cycle targets' fits leave out the training windows of the partial first cycle (unknown length);
-    every arm predicts every held-out window, and a cycle target's OOF rows keep its raw prediction in
-    ``predicted_<target>``. ``max_train_windows`` (the profile's ``train_grid_windows``): a
-    ``train_stride`` grid holding more windows trains on the evaluation grid instead
-    (:func:`quake_lib.evaluation.training_grid`), so the feature passes are bounded by the profile."""
+    ``arms`` (default: all three): one per target (:func:`arm_name`), each with its OOF file and fold
+    models, all on the same features (computed once), folds and seed: ``lightgbm`` (time_to_failure),
+    ``lightgbm_since_failure`` (1st place; time_to_failure = max(mean length - prediction, 0)) and
+    ``lightgbm_fraction`` (3rd place; fraction x mean length), the mean length being that of the fold's
+    *training* cycles (:mod:`quake_lib.data.cycle_targets`; saved per fold in the run's meta for
+    :func:`predict_ttf`). The cycle targets' fits leave out the training windows of the partial first
+    cycle (unknown length); every arm predicts every held-out window, and a cycle target's OOF rows
+    keep its raw prediction in ``predicted_<target>``. A ``train_stride`` grid holding more windows
+    than ``profile.train_grid_windows`` trains on the evaluation grid instead
+    (:func:`quake_lib.evaluation.training_grid`), so the feature passes are bounded by the profile
+    (no profile: no bound). ``devices``: LightGBM runs on the CPU."""
     config = LgbmConfig() if config is None else config
-    targets = tuple(dict.fromkeys(cycle_targets.check_target(t) for t in targets))
-    if not targets:
-        raise ValueError(f"targets must name at least one of {', '.join(TARGETS)} (got none)")
-    arms = {t: evaluation.check_approach(arm_name(approach, t)) for t in targets}
+    arms = APPROACH.check_arms(arms)
+    targets = tuple(t for t in TARGETS if arm_name(t) in arms)
+    max_train_windows = None if profile is None else profile.train_grid_windows
     windows = evaluation.eval_windows(rec) if windows is None else windows
     evaluation.check_folds(folds, windows)
     x_eval = kaggle_features(rec, windows, progress=progress)
@@ -109,8 +111,9 @@ def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None 
     parts, imps = {t: [] for t in targets}, []
     seconds, hashes, means = {t: [] for t in targets}, {t: {} for t in targets}, {}
     with contextlib.ExitStack() as stack:
-        stages = {t: stack.enter_context(evaluation.StagedRun(rec.name, arm, seed=seed))
-                  for t, arm in arms.items()} if save else {}
+        stages = {t: stack.enter_context(evaluation.StagedRun(rec.name, arm_name(t), APPROACH.name, seed,
+                                                              windows.length))
+                  for t in targets} if save else {}
         for f in folds:
             tr, _ = f.masks(train_windows)
             _, te = f.masks(windows)
@@ -127,28 +130,60 @@ def cross_validate(rec: Recording, folds: list[Fold], config: LgbmConfig | None 
                     path = save_booster(model.booster_, stages[t].checkpoints, f.index)
                     hashes[t][path.name] = source.file_hash(path)
                 raw = model.predict(x_eval[te])
-                oof = evaluation.oof_frame(arms[t], f.index, windows.subset(te),
+                oof = evaluation.oof_frame(arm_name(t), f.index, windows.subset(te),
                                            cycle_targets.to_ttf(t, raw, means.get(f.index)))
                 if t != cycle_targets.TTF:
                     oof[cycle_targets.prediction_column(t)] = raw
                 parts[t].append(oof)
-                imps.append(pd.DataFrame({"approach": arms[t], "fold": f.index, "feature": x_train.columns,
+                imps.append(pd.DataFrame({"arm": arm_name(t), "fold": f.index, "feature": x_train.columns,
                                           "gain": model.booster_.feature_importance("gain")}))
         oofs = {t: pd.concat(parts[t], ignore_index=True) for t in targets}
         for t, stage in stages.items():
-            meta = {"approach": arms[t], "target": t, "dataset": rec.name, "seed": seed,
-                    "window_length": windows.length, "features": list(x_train.columns),
-                    "fold_seconds": seconds[t], "config": asdict(config), "file_hashes": hashes[t]}
+            meta = {"target": t, "features": list(x_train.columns), "fold_seconds": seconds[t],
+                    "config": asdict(config), "file_hashes": hashes[t]}
             if t != cycle_targets.TTF:  # what turns a test segment's prediction into time_to_failure
                 meta["mean_train_length_s"] = {str(k): v for k, v in means.items()}
-            write_text(stage.checkpoints / "meta.json", json.dumps(meta, indent=1))
-            stage.commit(oofs[t])
+            stage.commit(oofs[t], meta=meta)
     return LgbmResult(pd.concat(oofs.values(), ignore_index=True), pd.concat(imps, ignore_index=True), x_eval)
+
+
+class _Booster:
+    """One fold's booster, reading the Kaggle feature table of the segments."""
+
+    def __init__(self, path: Path, booster, meta: dict):
+        self.path, self.booster, self.meta = path, booster, meta
+        self.fold = int(path.stem.split("_")[1])
+
+    def predict(self, feats: pd.DataFrame) -> FoldPrediction:
+        names = self.booster.feature_name()
+        missing = [n for n in names if n not in feats.columns]
+        if missing:
+            raise ValueError(f"{self.path}: the model uses features {missing[:3]} that the current feature "
+                             "code does not make; train lightgbm again")
+        return FoldPrediction(predict_ttf(self.booster, feats[names].to_numpy(), self.meta, self.fold))
+
+
+def segment_features(x: np.ndarray, batch: int = 64) -> pd.DataFrame:
+    """The Kaggle feature table of raw segments, in batches: the feature code works in float64, 2,624
+    real segments at once would take ~3 GB."""
+    starts = range(0, len(x), batch)
+    return pd.concat([kaggle_array_features(x[i:i + batch]) for i in bar(starts, desc="features", unit="batch")],
+                     ignore_index=True)
+
+
+def load(dataset: str, arm: str, seed: int, meta: dict) -> SavedRun:
+    """The saved fold boosters of ``arm`` (one per fold of its OOF file), each checked against the hash
+    recorded at training before LightGBM reads it; their predictions are time_to_failure whatever
+    target the arm fitted (:func:`predict_ttf`)."""
+    hashes = meta.get("file_hashes") or {}
+    boosters = [_Booster(path, load_booster(path, hashes.get(path.name)), meta)
+                for path in evaluation.fold_files(dataset, arm, seed, ".txt")]
+    return SavedRun(APPROACH.name, arm, meta["window_length"], boosters, prepare=segment_features)
 
 
 def predict_ttf(booster, x, meta: dict, fold: int) -> np.ndarray:
     """time_to_failure of the rows ``x`` (features named as in ``meta['features']``) from the saved
-    booster of fold ``fold`` of an arm whose ``checkpoints/<arm>/meta.json`` is ``meta``: the booster's
+    booster of fold ``fold`` of an arm whose run meta (``checkpoints/<arm>/meta.json``) is ``meta``: the booster's
     prediction for a ``ttf`` arm (and for a meta older than the cycle targets); for a cycle target's
     arm that prediction turned into time_to_failure with the fold's mean training-cycle length saved
     at training (:func:`quake_lib.data.cycle_targets.to_ttf`). A submission must go through here: a
@@ -162,18 +197,48 @@ def predict_ttf(booster, x, meta: dict, fold: int) -> np.ndarray:
         return raw
     means = meta.get("mean_train_length_s")
     if not isinstance(means, dict) or str(fold) not in means:
-        raise ValueError(f"meta.json of arm {meta.get('approach')!r}: no mean_train_length_s for fold {fold}, "
+        raise ValueError(f"meta.json of arm {meta.get('arm')!r}: no mean_train_length_s for fold {fold}, "
                          f"which turns its {target} predictions into time_to_failure; train lightgbm again")
     return cycle_targets.to_ttf(target, raw, float(means[str(fold)]))
 
 
 def save_booster(booster, directory: Path, fold: int) -> Path:
     """One fold's model as a LightGBM text file ``directory/fold_<k>.txt`` (text, so loading runs no
-    pickle), written atomically; ``lightgbm.Booster(model_file=path)`` reloads it (``quake_lib submit``)."""
+    pickle), written atomically and checked complete; :func:`load_booster` reloads it. LightGBM reports a
+    write that failed for want of space as its own error (or not at all, leaving a cut file): on a full
+    disk that is :class:`quake_lib.atomic.NoSpaceError`, naming the file, what it needs and what is free."""
     path = Path(directory) / f"fold_{fold}.txt"
-    with atomic_path(path) as tmp:
-        booster.save_model(str(tmp))
+    try:
+        with atomic_path(path) as tmp:
+            booster.save_model(str(tmp))
+            problem = _incomplete(tmp.read_bytes().decode("utf-8", "replace"))
+            if problem:
+                raise ValueError(f"{path}: LightGBM wrote an incomplete model ({problem})")
+    except OSError:
+        raise
+    except Exception as e:  # lightgbm.basic.LightGBMError, or the check above
+        needed = len(booster.model_to_string().encode())
+        free = free_bytes(path)
+        if free is not None and free < needed + _SPARE_BYTES:
+            raise NoSpaceError(path, needed=needed) from None
+        raise ValueError(f"{path}: LightGBM could not save the model ({str(e).splitlines()[0][:120]})") from None
     return path
+
+
+# free space below a model's size plus this is a full disk (the file system keeps some for itself)
+_SPARE_BYTES = 1 << 20
+
+
+def _incomplete(text: str) -> str | None:
+    """Why ``text`` is not a complete LightGBM model file, or None."""
+    pos = 0
+    for mark in _MODEL_MARKS:
+        pos = text.find(mark, pos)
+        if pos < 0:
+            return f"no {mark.strip()!r} section: truncated?"
+    if not text.rstrip().splitlines()[-1].startswith("pandas_categorical:"):
+        return "it does not end with the 'pandas_categorical:' line: truncated?"
+    return None
 
 
 # What every complete model file of LightGBM 4 holds, in this order; the last line ends the file.
@@ -192,15 +257,9 @@ def load_booster(path: Path, expected_hash: str | None = None):
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such LightGBM model file")
     text = path.read_bytes().decode("utf-8", "replace")
-    pos = 0
-    for mark in _MODEL_MARKS:
-        pos = text.find(mark, pos)
-        if pos < 0:
-            raise ValueError(f"{path}: not a complete LightGBM model (no {mark.strip()!r} section: truncated?); "
-                             "train lightgbm again")
-    if not text.rstrip().splitlines()[-1].startswith("pandas_categorical:"):
-        raise ValueError(f"{path}: not a complete LightGBM model (it does not end with the "
-                         "'pandas_categorical:' line: truncated?); train lightgbm again")
+    problem = _incomplete(text)
+    if problem:
+        raise ValueError(f"{path}: not a complete LightGBM model ({problem}); train lightgbm again")
     if expected_hash is not None and source.file_hash(path) != expected_hash:
         raise ValueError(f"{path}: damaged: its content differs from what training saved (hash "
                          f"{expected_hash}); train lightgbm again")
@@ -211,14 +270,12 @@ def load_booster(path: Path, expected_hash: str | None = None):
                          "train lightgbm again") from None
 
 
-
-
-def top_features(importance: pd.DataFrame, k: int = 15, approach: str | None = None) -> pd.DataFrame:
-    """Mean share of total gain per feature across folds, the ``k`` largest, of the arm ``approach``
+def top_features(importance: pd.DataFrame, k: int = 15, arm: str | None = None) -> pd.DataFrame:
+    """Mean share of total gain per feature across folds, the ``k`` largest, of the arm ``arm``
     (default: the first arm of the table, ``lightgbm`` when it was fitted)."""
-    if "approach" in importance.columns:
-        approach = importance["approach"].iloc[0] if approach is None else approach
-        importance = importance[importance["approach"] == approach]
+    if "arm" in importance.columns:
+        arm = importance["arm"].iloc[0] if arm is None else arm
+        importance = importance[importance["arm"] == arm]
     share = importance.assign(share=importance["gain"] / importance.groupby("fold")["gain"].transform("sum"))
     return (share.groupby("feature")["share"].agg(["mean", "std"]).sort_values("mean", ascending=False)
             .head(k))

@@ -1,11 +1,12 @@
-"""The one list of approaches. Every other part (the notebooks, ``train``, ``submit``, chapter 6's
-comparison, the command line's help) asks this registry for names; nothing else keeps a list of them.
+"""The one list of approaches. Every other part (the notebooks, ``train``, ``submit``, the comparison,
+the command line's help) asks this registry for names; nothing else keeps a list of them.
 
-An *approach* is a way to predict (a chapter of the report); its *arms* are the results it saves for
-the main comparison (``oof_<arm>.csv``): e.g. approach 1's heads, LightGBM's three targets. Study arms
-that are not competitors (chapter 4's ``spec_study_*``, chapter 5's random-encoder controls) are not
-listed; the comparison shows them as "other results". Adding an approach: one module in this package,
-one entry here, one notebook.
+Two words, used everywhere in the same sense: an *approach* is a way to predict, with its own module
+and notebook; its *arms* are the variants it trains and saves for the main comparison, one run each
+(``oof_<arm>.csv`` and ``checkpoints/<arm>/``): e.g. the WaveNet's four heads, LightGBM's three targets.
+Study arms that are not competitors (the STFT study's ``spec_study_*``, the random-encoder controls)
+are not listed; the comparison shows them as "other results". Adding an approach: one module offering
+the protocol of :mod:`.protocol`, one entry here, one notebook.
 """
 from __future__ import annotations
 
@@ -15,13 +16,29 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Approach:
     name: str                 # the approach's module in quake_lib.approaches, and its CLI name
-    chapter: int              # the notebook that trains it
+    chapter: int              # the number of the notebook that trains it
     title: str
     kind: str                 # 'baseline' (no network) or 'network'
     arms: tuple[str, ...]     # results in the main comparison, in the report's order
     main_arm: str             # the arm other chapters compare against
     model: str | None = None  # its body in quake_lib.models.MODELS (networks)
     readout: str | None = None  # the readout of the main arm's head that fills ``prediction``
+    module: str | None = None   # the module offering the protocol (default: quake_lib.approaches.<name>)
+
+    @property
+    def module_name(self) -> str:
+        return self.module or f"quake_lib.approaches.{self.name}"
+
+    def check_arms(self, arms=None) -> tuple[str, ...]:
+        """``arms`` (default: all of this approach's), in the registry's order; an unknown one is an error."""
+        if arms is None:
+            return self.arms
+        arms = (arms,) if isinstance(arms, str) else tuple(arms)
+        unknown = [a for a in arms if a not in self.arms]
+        if unknown or not arms:
+            raise ValueError(f"approach {self.name!r} has no arm {', '.join(map(repr, unknown)) or '(none given)'}; "
+                             f"expected some of: {', '.join(self.arms)}")
+        return tuple(a for a in self.arms if a in arms)
 
     @property
     def main_result(self) -> str:
@@ -46,7 +63,7 @@ APPROACHES: dict[str, Approach] = {a.name: a for a in (
 
 
 # Arms that change one thing of another arm of the same approach: the Kaggle winners' targets (time since
-# failure, cycle fraction; chapter 6 pairs each with the arm it changes, same features or body).
+# failure, cycle fraction); the comparison pairs each with the arm it changes (same features or body).
 VARIANT_OF = {"lightgbm_since_failure": "lightgbm", "lightgbm_fraction": "lightgbm",
               "wave_cnn_aux": "wave_cnn_regression"}
 
@@ -74,7 +91,3 @@ def arms(before_chapter: int | None = None) -> tuple[str, ...]:
     return tuple(arm for a in APPROACHES.values()
                  if before_chapter is None or a.chapter < before_chapter for arm in a.arms)
 
-
-def approach_of(arm: str) -> Approach | None:
-    """The approach an arm (result name) belongs to, or None for results outside the comparison."""
-    return next((a for a in APPROACHES.values() if arm in a.arms), None)

@@ -1,11 +1,10 @@
-"""Approach 2, a ResNet on spectrograms (chapter 4): the main model, a small study of STFT settings and
-of ImageNet-pretrained against random initialization, and the baselines to set them beside.
+"""A ResNet on spectrograms: the main model, and a small study of STFT settings and of ImageNet-pretrained
+against random initialization.
 
 Every run uses the fixed folds of :func:`quake_lib.evaluation.make_folds` and the training code of
 :mod:`quake_lib.train`; the networks are :mod:`quake_lib.models.spectrogram` and
 :mod:`quake_lib.models.resnet`. The main model is saved as ``spec_resnet_binned`` (binned head, median
-readout, like approach 1's main model); the study arms as ``spec_study_*`` so that the comparison
-chapter can leave them out.
+readout, like the WaveNet's main arm); the study arms as ``spec_study_*``, which the comparison leaves out.
 
 Why the study is cheap and still fair: every arm gets the SAME training budget as the main model and
 an image of about the same size (~3-5k pixels: the cost of a ResNet is proportional to its pixels),
@@ -31,7 +30,8 @@ from .. import evaluation, models, profiles, train
 from ..constants import SAMPLE_RATE_HZ
 from ..models import SpecResNet, SpecResNetConfig, SpectrogramConfig, factory
 from ..models.resnet import default_weights_path
-from . import references, registry
+from . import registry
+from .protocol import NetworkRuns, SavedRun, load_networks
 
 APPROACH = registry.get("spec_resnet")
 MAIN = APPROACH.main_arm
@@ -45,10 +45,9 @@ STUDY_ARMS: dict[str, dict] = {
 
 
 def train_overrides(profile: profiles.Profile) -> dict:
-    """TrainConfig overrides for approach 2 under ``profile``: it trains on the same budget as approach
-    1 (default: 8 epochs of 320 fresh random windows per fold), which a ResNet-18 on a 65 x 83 image
-    affords on 2 CPU cores (measured: ~145 windows/s idle with 2 threads, so three models x 5 folds in
-    ~5 minutes); only its BatchNorm recalibration has a size of its own (``spec_resnet_bn_windows``)."""
+    """TrainConfig overrides under ``profile``: it trains on the same budget as the WaveNet (the profile's
+    epochs of fresh random windows per fold); only its BatchNorm recalibration has a size of its own
+    (``spec_resnet_bn_windows``)."""
     return {"bn_windows": profile.spec_resnet_bn_windows}
 
 
@@ -64,13 +63,13 @@ def arm_table(length: int = evaluation.WINDOW, arms: dict | None = None) -> pd.D
         cfg = arm_config(overrides)
         sp = cfg.spectrogram
         f, t = sp.image_shape(length)
-        rows.append({"approach": name, "n_fft": sp.n_fft, "overlap": sp.n_fft - sp.hop,
+        rows.append({"arm": name, "n_fft": sp.n_fft, "overlap": sp.n_fft - sp.hop,
                      "rows x cols": f"{f} x {t}", "pixels": f * t,
                      "kHz per row": round(SAMPLE_RATE_HZ / sp.n_fft * sp.freq_pool / 1e3, 2),
                      "ms per col": round(sp.hop * sp.time_pool / SAMPLE_RATE_HZ * 1e3, 3),
                      "top kHz": round((f * sp.freq_pool - 1) * SAMPLE_RATE_HZ / sp.n_fft / 1e3, 1),
                      "init": "ImageNet" if cfg.pretrained else "random"})
-    return pd.DataFrame(rows).set_index("approach")
+    return pd.DataFrame(rows).set_index("arm")
 
 
 def pretrained_available(overrides: dict) -> bool:
@@ -83,13 +82,25 @@ def pretrained_available(overrides: dict) -> bool:
         return SpecResNet(1, cfg).loaded_from is not None
 
 
-def cross_validate(rec, folds, profile: profiles.Profile, seed: int, approach: str = MAIN,
-                   overrides: dict | None = None, **train_options) -> train.CVResult:
-    """Cross-validate one configuration (the main model unless ``overrides``) on ``folds``; saves
-    ``oof_<approach>.csv`` and its metrics."""
-    make = factory(APPROACH.model, **(overrides or {}))
-    return train.cross_validate(rec, make, HEAD, folds, profile=profile, seed=seed, approach=approach,
+def cross_validate(rec, folds, profile: profiles.Profile, seed: int, arms=None, devices=None,
+                   **train_options) -> NetworkRuns:
+    """The main model (the approach's one arm) on ``folds``, saved as a run. ``train_options``: further
+    arguments of :func:`quake_lib.train.cross_validate` (e.g. ``eval_windows``, ``verbose``)."""
+    APPROACH.check_arms(arms)
+    options = {**train_options, **({} if devices is None else {"devices": devices})}
+    return NetworkRuns({MAIN: train_arm(rec, folds, profile, seed, MAIN, {}, **options)})
+
+
+def train_arm(rec, folds, profile: profiles.Profile, seed: int, arm: str, overrides: dict,
+              **train_options) -> train.CVResult:
+    """One configuration (``overrides`` of the main model's) on ``folds``, saved as the run of ``arm``."""
+    make = factory(APPROACH.model, **overrides)
+    return train.cross_validate(rec, make, HEAD, folds, profile=profile, seed=seed, arm=arm, approach=APPROACH.name,
                                 **{**train_overrides(profile), **train_options})
+
+
+def load(dataset: str, arm: str, seed: int, meta: dict) -> SavedRun:
+    return load_networks(dataset, arm, seed, meta)
 
 
 def run_study(rec, folds, profile: profiles.Profile, seed: int, arms: dict | None = None,
@@ -104,14 +115,8 @@ def run_study(rec, folds, profile: profiles.Profile, seed: int, arms: dict | Non
                   f"{path.name} in the torch hub cache); without them this arm would only repeat the "
                   f"random-init main model, so pretrained vs random cannot be compared here.")
             continue
-        results[name] = cross_validate(rec, folds, profile, seed, name, overrides, **train_options)
+        results[name] = train_arm(rec, folds, profile, seed, name, overrides, **train_options)
     return results
-
-
-def reference_oof(rec, folds, seed: int = 0) -> pd.DataFrame:
-    """The baselines and approach 1's main arm on the same folds (saved files, or the baselines
-    computed here without saving); says which approach is left out."""
-    return references.reference_frame(rec, folds, APPROACH.chapter, seed)
 
 
 def results_table(oof: pd.DataFrame) -> pd.DataFrame:
@@ -130,10 +135,10 @@ def image_configs() -> dict[str, SpectrogramConfig]:
 
 
 def compared_arms(oof: pd.DataFrame) -> list[str]:
-    """What the predictions figure shows beside the main model: LightGBM and approach 1's main arm,
+    """What the predictions figure shows beside the main model: LightGBM and the WaveNet's main arm,
     those of them present in ``oof``."""
     wanted = (MAIN, "lightgbm", registry.get("wave_cnn").main_arm)
-    return [a for a in wanted if a in set(oof["approach"])]
+    return [a for a in wanted if a in set(oof["arm"])]
 
 
 def describe(length: int, profile: profiles.Profile) -> str:

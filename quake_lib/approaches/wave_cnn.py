@@ -1,10 +1,10 @@
-"""Approach 1, a WaveNet-style dilated 1D CNN on the raw waveform (chapter 3), and its head study.
+"""A WaveNet-style dilated 1D CNN on the raw waveform, and its head study.
 
 The network is :class:`quake_lib.models.wavenet.WaveNet`; training is :func:`quake_lib.train.cross_validate`
 on the fixed folds. The head study trains the same body four ways and saves each as an arm of the
 comparison: ``wave_cnn_regression`` (one output, L1), ``wave_cnn_binned`` (16 bins, cross-entropy: the
 2019 study's trick against collapsing regression heads; main arm, median readout),
-``wave_cnn_binned_soft`` (the same bins with Gaussian soft labels of ``label_sigma`` seconds) and
+``wave_cnn_binned_soft`` (the same bins with Gaussian soft labels of the profile's ``label_sigma`` s) and
 ``wave_cnn_aux`` (the regression head plus the Kaggle winners' auxiliary target, the time since the last
 failure, :class:`quake_lib.train.heads.AuxHead`; its ``prediction`` stays the regression value, the OOF
 file adds ``prediction_from_since_failure`` and ``predicted_since_failure``).
@@ -15,11 +15,12 @@ import pandas as pd
 
 from .. import models, profiles, train
 from ..constants import SAMPLE_RATE_HZ
-from ..data.recording import Recording, Windows
+from ..data.recording import Recording
 from ..evaluation.folds import Fold
 from ..train.heads import AuxHead
 from ..train.lr_finder import LrFindResult
 from . import registry
+from .protocol import NetworkRuns, SavedRun, load_networks
 
 APPROACH = registry.get("wave_cnn")
 # weight of the auxiliary L1 term (seconds since failure) beside the L1 on time_to_failure (seconds):
@@ -41,25 +42,28 @@ def describe(n_outputs: int = 16) -> str:
 
 
 def heads(label_sigma: float) -> dict:
-    """The head study's arms: arm suffix -> head (a name, or a head module for the soft labels)."""
-    return {"regression": "regression", "binned": "binned",
-            "binned_soft": train.BinnedHead(label_sigma=label_sigma),
-            "aux": AuxHead("regression", aux="since_failure", weight=AUX_WEIGHT)}
+    """The arms and their heads: arm -> head (a name, or a head module for the soft labels)."""
+    name = APPROACH.name
+    return {f"{name}_regression": "regression", f"{name}_binned": "binned",
+            f"{name}_binned_soft": train.BinnedHead(label_sigma=label_sigma),
+            f"{name}_aux": AuxHead("regression", aux="since_failure", weight=AUX_WEIGHT)}
 
 
-def cross_validate(rec: Recording, folds: list[Fold], profile: profiles.Profile, seed: int, head="binned",
-                   approach: str | None = None, eval_windows: Windows | None = None,
-                   **train_options) -> train.CVResult:
-    """One arm on ``folds``; saves ``oof_<approach>.csv``, its metrics and fold checkpoints."""
-    return train.cross_validate(rec, factory(), head, folds, profile=profile, seed=seed, approach=approach,
-                                eval_windows=eval_windows, **train_options)
+def cross_validate(rec: Recording, folds: list[Fold], profile: profiles.Profile, seed: int, arms=None,
+                   devices=None, **train_options) -> NetworkRuns:
+    """The head study: the same body trained once per arm (default: all four) on ``folds``, each saved
+    as a run; the soft labels' sd is the profile's ``label_sigma``. ``train_options``: further
+    arguments of :func:`quake_lib.train.cross_validate` (e.g. ``eval_windows``, ``verbose``)."""
+    arms = APPROACH.check_arms(arms)
+    options = {**train_options, **({} if devices is None else {"devices": devices})}
+    runs = {arm: train.cross_validate(rec, factory(), head, folds, profile=profile, seed=seed, arm=arm,
+                                      approach=APPROACH.name, **options)
+            for arm, head in heads(profile.label_sigma).items() if arm in arms}
+    return NetworkRuns(runs)
 
 
-def head_study(rec: Recording, folds: list[Fold], profile: profiles.Profile, seed: int, label_sigma: float,
-               eval_windows: Windows | None = None) -> dict[str, train.CVResult]:
-    """Every arm of :func:`heads`, saved as ``wave_cnn_<suffix>``: arm suffix -> result."""
-    return {name: cross_validate(rec, folds, profile, seed, head, f"{APPROACH.name}_{name}", eval_windows)
-            for name, head in heads(label_sigma).items()}
+def load(dataset: str, arm: str, seed: int, meta: dict) -> SavedRun:
+    return load_networks(dataset, arm, seed, meta)
 
 
 def lr_find(rec: Recording, fold: Fold, profile: profiles.Profile, seed: int) -> LrFindResult:
@@ -84,8 +88,7 @@ def summary(scores: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def cost_table(runs: dict[str, train.CVResult]) -> pd.DataFrame:
+def cost_table(run: NetworkRuns) -> pd.DataFrame:
     """Training seconds over the folds and the median training throughput of each arm."""
-    return pd.DataFrame({r.approach: {"train seconds": r.seconds,
-                                      "windows/s": r.metrics["train_windows_per_s"].median()}
-                         for r in runs.values()}).T.round(1)
+    return pd.DataFrame({r.arm: {"train seconds": r.seconds, "windows/s": r.metrics["train_windows_per_s"].median()}
+                         for r in run.runs.values()}).T.round(1)

@@ -194,6 +194,9 @@ def _read_header(stream, path, columns) -> tuple[bytes, int]:
     while True:
         nl = buf.find(b"\n")
         if nl < 0:
+            if len(buf) > MAX_LINE_BYTES:  # never hold a whole newline-free file (or an endless stream)
+                raise CSVFormatError(path, line_no + 1, f"no line break in the first {MAX_LINE_BYTES:,} bytes; "
+                                     f"expected the header {','.join(columns)!r} on a line of its own")
             more = stream.read(1 << 16)
             if not more:
                 if buf.strip():

@@ -43,7 +43,7 @@ def cycle_lengths(rec: Recording) -> np.ndarray:
 def lengths_frame(rec: Recording) -> pd.DataFrame:
     """:func:`cycle_lengths` as a table indexed by cycle id (``length_s``, ``length_known``), the layout of
     :func:`quake_lib.data.lanl_stats.cycle_lengths`, so that the position analyses of the real table
-    (:func:`quake_lib.approaches.real_transfer.by_position`) read a recording's OOF rows too."""
+    (:func:`quake_lib.studies.real_transfer.by_position`) read a recording's OOF rows too."""
     lengths = cycle_lengths(rec)
     out = pd.DataFrame({"length_s": lengths}, index=pd.Index(np.arange(len(lengths)), name="cycle"))
     out["length_known"] = out["length_s"].notna()

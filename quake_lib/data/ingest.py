@@ -17,12 +17,13 @@ Safe against the careless and the unlucky:
 """
 from __future__ import annotations
 
+import errno
 import json
 import time
 from pathlib import Path
 
 from .. import paths
-from ..atomic import write_text
+from ..atomic import NoSpaceError, write_text
 from ..progress import bar as progress_bar
 from . import csv_parse, source, store
 
@@ -85,10 +86,7 @@ def ingest(path, name: str = DEFAULT_NAME, force: bool = False, progress: bool =
     path = Path(path)
     name = paths.check_name(name)
     dest = paths.dataset_dir(name)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file; expected the Kaggle train.csv (or .zip / .gz)")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a directory; expected the Kaggle train.csv (or .zip / .gz)")
+    source.check_regular_file(path, "the Kaggle train.csv (or .zip / .gz)")
     with store.dataset_lock(dest, wait=wait, log=log):
         old = _old_meta(dest)
         if not force and is_up_to_date(dest, path, old):
@@ -113,25 +111,40 @@ def ingest(path, name: str = DEFAULT_NAME, force: bool = False, progress: bool =
 def _parse_into(path: Path, dest: Path, old: dict | None, progress: bool, chunk_bytes: int, log) -> dict:
     identity = source_identity(path)
     t0 = time.perf_counter()
-    bar = progress_bar(total=source.size_hint(path), desc=f"ingest {path.name}", unit="B",
+    total = source.size_hint(path)
+    bar = progress_bar(total=total, desc=f"ingest {path.name}", unit="B",
                        disable=not progress, unit_scale=True, mininterval=0.5)
     hasher = source.new_hasher()
     with RecordingWriterWithBar(dest, bar) as w:
-        for chunk in csv_parse.iter_chunks(path, csv_parse.TRAIN_COLUMNS, chunk_bytes, hasher=hasher,
-                                           copy=False):  # each chunk is written before the next is parsed
-            w.append(chunk.signal, chunk.ttf)
-            w.advance(chunk.bytes_read, time.perf_counter() - t0)
-        seconds = time.perf_counter() - t0
-        content = source.digest(hasher)
-        # models trained on identical content stay valid: keep them in place
-        same = (old or {}).get("source", {}).get("content_hash") == content
-        meta = w.commit({"source": {"kind": SOURCE_KIND, **identity, "content_hash": content},
-                         "ingest_seconds": round(seconds, 3)}, keep_results=same)
+        try:
+            for chunk in csv_parse.iter_chunks(path, csv_parse.TRAIN_COLUMNS, chunk_bytes, hasher=hasher,
+                                               copy=False):  # each chunk is written before the next is parsed
+                w.append(chunk.signal, chunk.ttf)
+                w.advance(chunk.bytes_read, time.perf_counter() - t0)
+            seconds = time.perf_counter() - t0
+            content = source.digest(hasher)
+            # models trained on identical content stay valid: keep them in place
+            same = (old or {}).get("source", {}).get("content_hash") == content
+            meta = w.commit({"source": {"kind": SOURCE_KIND, **identity, "content_hash": content},
+                             "ingest_seconds": round(seconds, 3)}, keep_results=same)
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT) or isinstance(e, NoSpaceError):
+                raise
+            raise _disk_full(w, dest, total) from e
     log(f"ingested {meta['n_rows']:,} rows, {meta['n_failures']} failures, in {seconds:.1f} s "
         f"({meta['n_rows'] / max(seconds, 1e-9) / 1e6:.1f} M rows/s) -> {dest}")
     if w.replaced_results is not None:
         log(f"the results of the previous data were kept as {w.replaced_results}")
     return meta
+
+
+def _disk_full(w: "RecordingWriterWithBar", dest: Path, total: int | None) -> NoSpaceError:
+    """The full disk in numbers: what the new recording had taken when the disk filled, and (when the
+    source's size is known) about what the whole would take, from the share of the source read."""
+    written = sum(a.length * a.dtype.itemsize for a in (w.signal, w.ttf))  # handed to the file system
+    read = w.bytes_read
+    needed = int(written * total / read) if written and total and read else None
+    return NoSpaceError(dest, written=written, needed=needed)
 
 
 class RecordingWriterWithBar(store.RecordingWriter):
@@ -140,8 +153,10 @@ class RecordingWriterWithBar(store.RecordingWriter):
     def __init__(self, directory, bar):
         super().__init__(directory)
         self.bar = bar
+        self.bytes_read = 0  # of the source's CSV text, through the last chunk written
 
     def advance(self, bytes_read: int, seconds: float) -> None:
+        self.bytes_read = bytes_read
         self.bar.update(bytes_read - self.bar.n)
         self.bar.set_postfix_str(f"{self.n_rows:,} rows, {self.n_rows / max(seconds, 1e-9):,.0f} rows/s",
                                  refresh=False)

@@ -16,7 +16,7 @@ import pandas as pd
 from ..atomic import atomic_path, write_csv
 from ..constants import SEGMENT_LENGTH
 from ..progress import bar
-from . import csv_parse
+from . import csv_parse, source
 
 _FORMAT_ROWS = 1 << 20
 
@@ -148,9 +148,24 @@ def write_segment_csv(path, signal: np.ndarray) -> None:
 _SEGMENT_MIN_BUFFER = 1 << 16
 
 
+# The longest a row of a test segment can be: "-32768\r\n"; what a segment file may hold beyond its rows
+# (header, blank lines) is bounded by the slack.
+_SEGMENT_ROW_BYTES = 8
+_SEGMENT_SLACK_BYTES = 4096
+
+
+def max_segment_bytes(length: int) -> int:
+    """The size of a ``length``-row segment file with the widest rows: a larger file is refused unread."""
+    return length * _SEGMENT_ROW_BYTES + _SEGMENT_SLACK_BYTES
+
+
 def read_segment(path, length: int | None = SEGMENT_LENGTH) -> np.ndarray:
-    """One test segment as int16; checks the header, every value and (if given) the length."""
-    size = Path(path).stat().st_size if Path(path).is_file() else 0
+    """One test segment as int16; checks the header, every value and (if given) the length. Only a
+    regular file is read, and (with ``length``) only one small enough to hold that many rows."""
+    size = source.check_regular_file(Path(path), "a Kaggle test segment seg_*.csv").st_size
+    if length is not None and size > max_segment_bytes(length):
+        raise csv_parse.CSVFormatError(path, None, f"{size:,} bytes; a test segment of {length:,} rows takes at "
+                                       f"most {max_segment_bytes(length):,}, so this is not one")
     chunks = [c.signal for c in csv_parse.iter_chunks(path, csv_parse.TEST_COLUMNS,
                                                       chunk_bytes=max(_SEGMENT_MIN_BUFFER, size + 1))]
     x = np.concatenate(chunks)

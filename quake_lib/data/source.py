@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import stat
 import zipfile
 import zlib
 from pathlib import Path
@@ -60,14 +62,27 @@ class SourceStream(io.RawIOBase):
         return True
 
     def readinto(self, buf) -> int:
+        """Fill ``buf`` (short only at the end). Piece by piece, each piece one read of the
+        decompressor, so that :attr:`position` counts exactly the bytes delivered before damage
+        (a single large read loses what it had decompressed when it fails)."""
+        view = memoryview(buf).cast("B")
+        filled = 0
         try:
-            n = self.raw.readinto(buf)
+            while filled < len(view):
+                n = self._read_piece(view[filled:])
+                if not n:
+                    break
+                if self.hasher is not None:
+                    self.hasher.update(view[filled:filled + n])
+                filled += n
+                self.position += n
         except _DAMAGED as e:
             raise CSVFormatError(self.path, None, self._damaged(e)) from None
-        if n and self.hasher is not None:
-            self.hasher.update(memoryview(buf)[:n])
-        self.position += n or 0
-        return n
+        return filled
+
+    def _read_piece(self, view) -> int:
+        read1 = getattr(self.raw, "readinto1", None)
+        return (read1 or self.raw.readinto)(view) or 0
 
     def _damaged(self, e: Exception) -> str:
         reason = str(e) or type(e).__name__
@@ -80,7 +95,8 @@ class SourceStream(io.RawIOBase):
                 return (f"the gzip data ends {after} ({reason}): the file is truncated; "
                         "expected a complete .gz file, download or copy it again")
         if self.kind.startswith("zip"):
-            return (f"the archive member {self.kind[4:]} is damaged {after} ({reason}); "
+            # no byte count: a bad CRC is only seen at the member's end, whatever byte is wrong
+            return (f"the archive member {self.kind[4:]} is damaged ({reason}); "
                     "expected an intact zip archive, download or copy it again")
         return f"the {self.kind} data is damaged {after} ({reason}); expected an intact file"
 
@@ -94,10 +110,7 @@ def open_source(path: Path, hasher=None) -> tuple[SourceStream, int | None]:
     """Open a plain, ``.gz`` or ``.zip`` CSV as a binary stream; return it and its (uncompressed)
     size if known. ``hasher`` (:func:`new_hasher`) is fed every byte read."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a directory; expected a CSV file (plain, .zip or .gz)")
+    check_regular_file(path)
     suffix = path.suffix.lower()
     if suffix == ".zip":
         try:
@@ -125,6 +138,28 @@ def open_source(path: Path, hasher=None) -> tuple[SourceStream, int | None]:
     return SourceStream(open(path, "rb", buffering=0), path, "plain", hasher), path.stat().st_size
 
 
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def check_regular_file(path: Path, expected: str = "a CSV file (plain, .zip or .gz)") -> os.stat_result:
+    """``path``'s stat if it is a regular file (a link to one included); else an error naming what
+    it is: a device such as ``/dev/zero`` never ends and a pipe may never answer, so neither is read."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        link = f" (a link to {os.readlink(path)}, which does not exist)" if path.is_symlink() else ""
+        raise FileNotFoundError(f"{path}: no such file{link}; expected {expected}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(f"{path}: is a directory; expected {expected}")
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+        link = f" (a link to {path.resolve()})" if path.is_symlink() else ""
+        raise CSVFormatError(path, None, f"is {kind}{link}, not a regular file; expected {expected}")
+    return st
+
+
 class _Closing:
     """``stream`` whose ``close`` also closes ``owner``."""
 
@@ -133,6 +168,9 @@ class _Closing:
 
     def readinto(self, buf) -> int:
         return self.stream.readinto(buf)
+
+    def readinto1(self, buf) -> int:
+        return self.stream.readinto1(buf)
 
     def close(self) -> None:
         self.stream.close()

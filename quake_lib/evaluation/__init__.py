@@ -4,7 +4,7 @@
 - :mod:`.oof`: the out-of-fold predictions' file format and where results live;
 - :mod:`.staging`: a training run's results appear whole, once every fold finished, or not at all;
 - :mod:`.scores`: MAE per fold, mean, spread across folds, pooled; the collapse check;
-- :mod:`.compare`: chapter 6, every approach side by side from the saved results;
+- :mod:`.compare`: every arm side by side from the saved results; :mod:`.seeds`: the same over seeds;
 - :mod:`.intervals`: central 80% prediction intervals (native or conformal) and their coverage.
 """
 from . import intervals
@@ -24,8 +24,9 @@ from .folds import (
 from .oof import (
                     OOF_COLUMNS,
                     READOUT_PREFIX,
-                    check_approach,
+                    check_arm,
                     checkpoint_dir,
+                    fold_files,
                     load_all,
                     load_metrics,
                     load_oof,
@@ -36,9 +37,10 @@ from .oof import (
                     save_oof,
 )
 from .scores import expand_readouts, fold_mae, mae_table, spread_table
-from .staging import StagedRun
+from .staging import RUN_META, ResultsReplacedError, StagedRun
 
-__all__ = ["EVAL_STRIDE", "FOLD_SEED", "N_FOLDS", "OOF_COLUMNS", "READOUT_PREFIX", "WINDOW", "Fold", "StagedRun",
-           "check_approach", "check_folds", "checkpoint_dir", "cycle_folds", "eval_windows", "expand_readouts",
-           "fold_mae", "fold_table", "intervals", "load_all", "load_metrics", "load_oof", "make_folds", "mae_table",
-           "metrics_path", "oof_frame", "oof_path", "save_metrics", "save_oof", "spread_table", "training_grid"]
+__all__ = ["EVAL_STRIDE", "FOLD_SEED", "N_FOLDS", "OOF_COLUMNS", "READOUT_PREFIX", "RUN_META", "WINDOW", "Fold",
+           "ResultsReplacedError", "StagedRun", "check_arm", "check_folds", "checkpoint_dir", "cycle_folds",
+           "eval_windows", "expand_readouts", "fold_files", "fold_mae", "fold_table", "intervals", "load_all",
+           "load_metrics", "load_oof", "make_folds", "mae_table", "metrics_path", "oof_frame", "oof_path",
+           "save_metrics", "save_oof", "spread_table", "training_grid"]

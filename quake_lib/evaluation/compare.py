@@ -1,18 +1,17 @@
-"""Chapter 6: every approach side by side, from the results the earlier chapters saved (nothing is trained).
+"""The comparison: every arm side by side, from the results the arms saved (nothing is trained).
 
-- :func:`inventory`: which approaches of the main comparison have OOF predictions, which are missing
+- :func:`inventory`: which arms of the main comparison have OOF predictions, which are missing
   (their chapter has not run), and which other results exist (study arms, ensembles: left out);
-- :func:`load_main`: their OOF predictions (each approach's default readout), checked to cover the
+- :func:`load_main`: their OOF predictions (each arm's default readout), checked to cover the
   same windows, the same folds;
 - :func:`ensembles`: two simple ensembles, computed on the same windows, nothing refitted on held-out
-  data: ``ensemble`` (the mean of every present approach except the constant, a rule fixed before
-  looking at any score) and ``ensemble_top<k>`` (for each fold, the mean of the ``k`` approaches with
+  data: ``ensemble`` (the mean of every present arm except the constant, a rule fixed before
+  looking at any score) and ``ensemble_top<k>`` (for each fold, the mean of the ``k`` arms with
   the lowest MAE on the *other* folds' windows: nested, the held-out fold's targets never choose);
-- :func:`score_table` (MAE per fold, mean, spread, ratios to the constant and to LightGBM),
-  :func:`paired` (per-fold differences against a reference), :func:`error_by_ttf` (where each fails),
-  :func:`cost_table` (training time, parameters, throughput as the training runs logged them).
+- :func:`error_by_ttf` (where each fails), :func:`cost_table` (training time, parameters, throughput
+  as the training runs logged them); the scores over seeds and folds are in :mod:`.seeds`.
 
-Figures: :mod:`quake_lib.figures.ch06_comparison`. Which approaches are compared is the registry's
+Figures: :mod:`quake_lib.figures.ch06_comparison`. Which arms are compared is the registry's
 list (:func:`quake_lib.approaches.registry.arms`).
 """
 from __future__ import annotations
@@ -26,21 +25,21 @@ import pandas as pd
 from .. import paths
 from ..approaches import registry
 from ..constants import TARGET_MAX_S
-from .oof import OOF_COLUMNS, checkpoint_dir, load_metrics, load_oof, metrics_path, save_oof
-from .scores import fold_mae, mae_table
+from .oof import OOF_COLUMNS, checkpoint_dir, load_metrics, load_oof, metrics_path
+from .staging import RUN_META
 
-# Everything else found (chapter 4's spec_study_* arms: a design study, not competitors; other
+# Everything else found (the STFT study's spec_study_* arms: a design study, not competitors; other
 # variants) is listed and left out; the ensembles are made by this chapter, never read as members.
 ENSEMBLE = "ensemble"
-# time_to_failure bins for "where does each approach fail": right after a quake (large ttf, the
+# time_to_failure bins for "where does each arm fail": right after a quake (large ttf, the
 # cycle's start), mid-cycle, right before the next one (small ttf)
 TTF_EDGES = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, TARGET_MAX_S)
 
 
 @dataclass
 class Inventory:
-    present: list[str]   # main approaches with OOF predictions, in the registry's order
-    missing: list[str]   # main approaches without (their chapter has not run on this dataset)
+    present: list[str]   # main arms with OOF predictions, in the registry's order
+    missing: list[str]   # main arms without (their chapter has not run on this dataset)
     others: list[str]    # other OOF files found, left out of the comparison
 
     def __str__(self) -> str:
@@ -59,15 +58,15 @@ def inventory(dataset: str, main=None, seed: int = 0) -> Inventory:
     return Inventory(present, missing, others)
 
 
-def load_main(dataset: str, approaches, seed: int = 0, keep=()) -> pd.DataFrame:
-    """The OOF rows (common columns; ``prediction`` = each approach's default readout) of ``approaches``
+def load_main(dataset: str, arms, seed: int = 0, keep=()) -> pd.DataFrame:
+    """The OOF rows (common columns; ``prediction`` = each arm's default readout) of ``arms``
     trained with ``seed``, after checking that they all predict the same windows with the same folds.
-    ``keep``: further columns to keep where an approach has them (NaN elsewhere)."""
-    approaches = list(approaches)
-    if not approaches:
-        raise FileNotFoundError(f"no OOF predictions of any approach under {paths.results_dir(dataset, seed)}: "
-                                "run chapters 3-5 (or `python -m quake_lib train --approach ...`) first")
-    frames = [load_oof(dataset, a, seed) for a in approaches]
+    ``keep``: further columns to keep where an arm has them (NaN elsewhere)."""
+    arms = list(arms)
+    if not arms:
+        raise FileNotFoundError(f"no OOF predictions of any arm under {paths.results_dir(dataset, seed)}: "
+                                "run the approaches' notebooks (or `python -m quake_lib train --approach ...`) first")
+    frames = [load_oof(dataset, a, seed) for a in arms]
     df = pd.concat([f[list(OOF_COLUMNS) + [c for c in keep if c in f.columns]] for f in frames],
                    ignore_index=True)
     check_same_windows(df)
@@ -75,37 +74,37 @@ def load_main(dataset: str, approaches, seed: int = 0, keep=()) -> pd.DataFrame:
 
 
 def check_same_windows(df: pd.DataFrame) -> None:
-    """Every approach must be scored on the same (start, cycle, fold) rows, or the comparison is void."""
+    """Every arm must be scored on the same (start, cycle, fold) rows, or the comparison is void."""
     keys = {a: set(map(tuple, part[["start", "cycle", "fold"]].to_numpy().tolist()))
-            for a, part in df.groupby("approach", sort=False)}
+            for a, part in df.groupby("arm", sort=False)}
     first, ref = next(iter(keys.items()))
     for a, k in keys.items():
         if k != ref:
-            raise ValueError(f"approach {a!r} was scored on other windows or folds than {first!r} "
+            raise ValueError(f"arm {a!r} was scored on other windows or folds than {first!r} "
                              f"({len(k ^ ref)} rows differ): rerun it on the fixed evaluation grid and folds")
 
 
 def _wide(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per window (index start; fold, cycle, target), one prediction column per approach."""
-    wide = df.pivot(index="start", columns="approach", values="prediction")
+    """One row per window (index start; fold, cycle, target), one prediction column per arm."""
+    wide = df.pivot(index="start", columns="arm", values="prediction")
     info = df.drop_duplicates("start").set_index("start")[["fold", "cycle", "target"]]
     return info.join(wide)
 
 
 def _frame(wide: pd.DataFrame, name: str, values) -> pd.DataFrame:
-    return pd.DataFrame({"approach": name, "fold": wide["fold"].to_numpy(), "cycle": wide["cycle"].to_numpy(),
+    return pd.DataFrame({"arm": name, "fold": wide["fold"].to_numpy(), "cycle": wide["cycle"].to_numpy(),
                          "start": wide.index.to_numpy(), "target": wide["target"].to_numpy(),
                          "prediction": np.asarray(values, dtype=np.float64)})
 
 
 def ensembles(df: pd.DataFrame, top_k: int = 3, exclude=("constant",)) -> pd.DataFrame:
-    """OOF rows of ``ensemble`` (mean of every approach in ``df`` but ``exclude``) and, if there are
+    """OOF rows of ``ensemble`` (mean of every arm in ``df`` but ``exclude``) and, if there are
     more than ``top_k`` members, ``ensemble_top<k>`` (per fold, the mean of the ``top_k`` members
     with the lowest MAE on the windows of the other folds)."""
-    members = [a for a in dict.fromkeys(df["approach"]) if a not in exclude]
+    members = [a for a in dict.fromkeys(df["arm"]) if a not in exclude]
     if not members:
-        raise ValueError(f"no ensemble member: every approach in the frame is excluded ({list(exclude)})")
-    wide = _wide(df[df["approach"].isin(members)]).sort_values(["fold", "start"])
+        raise ValueError(f"no ensemble member: every arm in the frame is excluded ({list(exclude)})")
+    wide = _wide(df[df["arm"].isin(members)]).sort_values(["fold", "start"])
     parts = [_frame(wide, ENSEMBLE, wide[members].mean(axis=1))]
     if len(members) > top_k:
         err = wide[members].sub(wide["target"], axis=0).abs()
@@ -118,34 +117,6 @@ def ensembles(df: pd.DataFrame, top_k: int = 3, exclude=("constant",)) -> pd.Dat
     return pd.concat(parts, ignore_index=True)
 
 
-def save_ensembles(oof: pd.DataFrame, dataset: str, seed: int = 0) -> list:
-    return save_oof(oof, dataset, seed)
-
-
-def score_table(df: pd.DataFrame) -> pd.DataFrame:
-    """MAE per fold, mean and sd across folds, pooled, and the ratios of the mean to the constant's and
-    LightGBM's (NaN when that baseline is missing). Sorted by mean MAE."""
-    table = mae_table(df, readouts=False)
-    for base in registry.baselines():
-        table[f"vs_{base}"] = table["mean"] / table.loc[base, "mean"] if base in table.index else np.nan
-    return table
-
-
-def paired(df: pd.DataFrame, reference: str = "lightgbm") -> pd.DataFrame:
-    """Per approach: the per-fold MAE differences against ``reference`` (negative: better), their mean
-    and sd, and in how many folds the approach was better. Pairing by fold removes the large
-    fold-to-fold variation (some cycles are harder for everyone) that the sds of the MAE table carry."""
-    per_fold = fold_mae(df).pivot(index="fold", columns="approach", values="mae")
-    if reference not in per_fold.columns:
-        raise ValueError(f"reference {reference!r} has no OOF predictions; present: {list(per_fold.columns)}")
-    diff = per_fold.sub(per_fold[reference], axis=0).drop(columns=reference)
-    out = pd.DataFrame({"mean_diff": diff.mean(), "sd_diff": diff.std(ddof=1),
-                        "folds_better": (diff < 0).sum(), "n_folds": diff.count()})
-    for k in diff.index:
-        out[f"fold_{int(k)}"] = diff.loc[k]
-    return out.sort_values("mean_diff")
-
-
 def ttf_bins(target, edges=TTF_EDGES) -> pd.Categorical:
     """The time_to_failure bin of each target, labelled ``lo-hi`` (seconds)."""
     labels = [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:])]
@@ -153,35 +124,35 @@ def ttf_bins(target, edges=TTF_EDGES) -> pd.Categorical:
 
 
 def error_by_ttf(df: pd.DataFrame, edges=TTF_EDGES) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """MAE and mean signed error (prediction - target) per approach (rows) and time_to_failure bin
+    """MAE and mean signed error (prediction - target) per arm (rows) and time_to_failure bin
     (columns), and the number of windows per bin. Empty bins are dropped."""
     b = ttf_bins(df["target"], edges)
     d = df.assign(ttf_bin=b, err=df["prediction"] - df["target"])
     d = d.dropna(subset=["ttf_bin"])
-    g = d.groupby(["approach", "ttf_bin"], observed=True)["err"]
+    g = d.groupby(["arm", "ttf_bin"], observed=True)["err"]
     mae = g.apply(lambda e: e.abs().mean()).unstack("ttf_bin")
     bias = g.mean().unstack("ttf_bin")
     counts = d.drop_duplicates("start").groupby("ttf_bin", observed=True).size().rename("windows")
-    order = [a for a in dict.fromkeys(df["approach"]) if a in mae.index]
+    order = [a for a in dict.fromkeys(df["arm"]) if a in mae.index]
     return mae.loc[order], bias.loc[order], counts
 
 
-def _net_meta(dataset: str, approach: str, seed: int = 0) -> dict:
-    path = checkpoint_dir(dataset, approach, seed) / "fold_0.pt"
+def _net_meta(dataset: str, arm: str, seed: int = 0) -> dict:
+    path = checkpoint_dir(dataset, arm, seed) / "fold_0.pt"
     if not path.exists():
         return {}
     import torch
     return torch.load(path, map_location="cpu", weights_only=True).get("meta", {})
 
 
-def cost_table(dataset: str, approaches, seed: int = 0) -> pd.DataFrame:
-    """Per approach, as its training runs logged it: training seconds summed over folds (training
+def cost_table(dataset: str, arms, seed: int = 0) -> pd.DataFrame:
+    """Per arm, as its training runs logged it: training seconds summed over folds (training
     batches, and with the per-epoch held-out diagnostics), epochs, mean training throughput (windows/s)
     and parameter count (from the fold checkpoints' meta). LightGBM: its fit seconds over folds.
     Times are those of the machine and the load it ran under: indications, not benchmarks."""
     rows = []
-    for a in approaches:
-        row = {"approach": a, "train_s": np.nan, "train_and_eval_s": np.nan, "epochs": np.nan,
+    for a in arms:
+        row = {"arm": a, "train_s": np.nan, "train_and_eval_s": np.nan, "epochs": np.nan,
                "windows_per_s": np.nan, "n_parameters": np.nan}
         if metrics_path(dataset, a, seed).exists():
             m = load_metrics(dataset, a, seed)
@@ -190,21 +161,10 @@ def cost_table(dataset: str, approaches, seed: int = 0) -> pd.DataFrame:
             row["epochs"] = m.groupby("fold")["epoch"].max().mean() + 1 if len(m) else np.nan
             if "train_windows_per_s" in m:
                 row["windows_per_s"] = m["train_windows_per_s"].mean()
-        lgb_meta = checkpoint_dir(dataset, a, seed) / "meta.json"
-        if lgb_meta.exists():
-            row["train_s"] = float(sum(json.loads(lgb_meta.read_text()).get("fold_seconds", [np.nan])))
+        run_meta = checkpoint_dir(dataset, a, seed) / RUN_META
+        fit_seconds = json.loads(run_meta.read_text()).get("fold_seconds") if run_meta.exists() else None
+        if fit_seconds is not None:  # an arm without epochs (LightGBM) records its fits' seconds there
+            row["train_s"] = float(sum(fit_seconds))
         row["n_parameters"] = _net_meta(dataset, a, seed).get("n_parameters", np.nan)
         rows.append(row)
-    return pd.DataFrame(rows).set_index("approach")
-
-
-def key_comparisons(table: pd.DataFrame) -> str:
-    """One line per approach: its mean MAE, and how it compares with the constant and LightGBM."""
-    lines = []
-    for a, r in table.iterrows():
-        parts = [f"{a:<22s} MAE {r['mean']:.3f} +- {r['std']:.3f}"]
-        for base in registry.baselines():
-            if not np.isnan(r[f"vs_{base}"]) and a != base:
-                parts.append(f"{r[f'vs_{base}']:.3f} x {base}")
-        lines.append("  ".join(parts))
-    return "\n".join(lines)
+    return pd.DataFrame(rows).set_index("arm")

@@ -1,7 +1,7 @@
-"""Central prediction intervals (level :data:`LEVEL`) for every approach, and how well they cover held-out cycles.
+"""Central prediction intervals (level :data:`LEVEL`) for every arm, and how well they cover held-out cycles.
 
 Two ways to get the interval ``[lo, hi]`` of a window's time_to_failure, both on OOF frames (columns
-``approach, fold, cycle, start, target, prediction`` and, for binned heads, :data:`QUANTILE_COLUMNS`):
+``arm, fold, cycle, start, target, prediction`` and, for binned heads, :data:`QUANTILE_COLUMNS`):
 
 - :func:`native`: the model's own quantiles, the 0.1 and 0.9 quantiles of a binned head's predicted
   distribution (:func:`quake_lib.train.heads.readouts_from_probs`). Nothing is fitted here: whether
@@ -19,7 +19,7 @@ Coverage is exchangeable only at the level of cycles (windows of one cycle are s
 folds hold whole cycles), so a fold's coverage can miss the nominal level by more than its window
 count suggests; the spread over folds in :func:`interval_table` is the honest yardstick.
 
-With a ``seed`` column, each (approach, seed) is a separate run: calibrated on its own residuals only.
+With a ``seed`` column, each (arm, seed) is a separate run: calibrated on its own residuals only.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from .oof import LEVEL, QUANTILE_COLUMNS, QUANTILE_READOUTS, QUANTILES  # noqa: 
 NATIVE, CONFORMAL = "native", "conformal"
 # One global calibration per fold by default: Mondrian by predicted-value tertiles (bins=3) gives each
 # bin a third of the rows (noisier quantiles) and on the synthetic default results (seed 0, 305
-# windows) it moved the coverage per time_to_failure bin towards 80% for some approaches and away
+# windows) it moved the coverage per time_to_failure bin towards 80% for some arms and away
 # for others (further from it in the 0-1 s bin for all but the constant): no clear gain.
 DEFAULT_BINS = 1
 
@@ -85,12 +85,12 @@ class Calibration:
 def calibrate(calibration_rows: pd.DataFrame, held_out_fold: int | None, held_out_cycles=(),
               bins: int = DEFAULT_BINS) -> Calibration:
     """The one way to a conformal :class:`Calibration`: from ``calibration_rows`` (OOF rows of one run,
-    i.e. one approach and seed) for predictions of ``held_out_fold`` whose windows lie in
+    i.e. one arm and seed) for predictions of ``held_out_fold`` whose windows lie in
     ``held_out_cycles``. ``held_out_fold=None``: the predicted rows are outside the OOF frame (Kaggle
     test segments), every OOF row may calibrate.
 
     Refused (ValueError): a calibration row of the held-out fold or of one of its cycles (the interval
-    would be calibrated on the targets it is then scored on), rows of several approaches or seeds
+    would be calibrated on the targets it is then scored on), rows of several arms or seeds
     (residuals of another model say nothing of this one's), fewer than :data:`MIN_ROWS` rows.
     ``bins`` > 1: Mondrian, a calibration per quantile bin of the calibration rows' predictions; a
     bin with fewer than :data:`MIN_ROWS` rows makes the whole calibration global."""
@@ -100,7 +100,7 @@ def calibrate(calibration_rows: pd.DataFrame, held_out_fold: int | None, held_ou
                          "(fold, cycle, target, prediction)")
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive integer (got {bins!r})")
-    for col in ("approach", "seed"):
+    for col in ("arm", "seed"):
         if col in calibration_rows.columns and calibration_rows[col].nunique(dropna=False) > 1:
             raise ValueError(f"calibration_rows mix {calibration_rows[col].nunique()} values of {col!r} "
                              f"({sorted(map(str, calibration_rows[col].unique()))[:4]}); calibrate each run "
@@ -132,8 +132,8 @@ def calibrate(calibration_rows: pd.DataFrame, held_out_fold: int | None, held_ou
 
 
 def _runs(df: pd.DataFrame) -> list[str]:
-    """The columns that name one run: the approach, and the seed when the frame has several."""
-    return ["approach", "seed"] if "seed" in df.columns else ["approach"]
+    """The columns that name one run: the arm, and the seed when the frame has several."""
+    return ["arm", "seed"] if "seed" in df.columns else ["arm"]
 
 
 def native(df: pd.DataFrame) -> pd.DataFrame:
@@ -144,7 +144,7 @@ def native(df: pd.DataFrame) -> pd.DataFrame:
     bad = df[list(QUANTILE_COLUMNS)].isna().any(axis=1) if not absent else pd.Series(True, index=df.index)
     if bad.any():
         raise ValueError(f"native intervals need the columns {list(QUANTILE_COLUMNS)} (a binned head's "
-                         f"quantile readouts); approaches {sorted(df.loc[bad, 'approach'].unique())} lack them: "
+                         f"quantile readouts); arms {sorted(df.loc[bad, 'arm'].unique())} lack them: "
                          "use conformal()")
     lo = df[QUANTILE_COLUMNS[0]].to_numpy(np.float64)
     hi = df[QUANTILE_COLUMNS[1]].to_numpy(np.float64)
@@ -174,8 +174,8 @@ def has_native(df: pd.DataFrame) -> bool:
 
 
 def with_intervals(df: pd.DataFrame, method: str = "auto", bins: int = DEFAULT_BINS) -> pd.DataFrame:
-    """Every approach's rows with ``lo``, ``hi`` and ``interval`` (the method): ``auto`` = native where
-    the run (approach, seed) has its own quantiles, else conformal; ``native`` or ``conformal`` for all.
+    """Every arm's rows with ``lo``, ``hi`` and ``interval`` (the method): ``auto`` = native where
+    the run (arm, seed) has its own quantiles, else conformal; ``native`` or ``conformal`` for all.
     Load the OOF rows with ``keep=QUANTILE_COLUMNS`` (:func:`~quake_lib.evaluation.compare.load_main`,
     :func:`~quake_lib.evaluation.seeds.load_seeds`), or every binned head falls back to conformal."""
     if method not in ("auto", NATIVE, CONFORMAL):
@@ -215,13 +215,13 @@ def _scored(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def coverage(df: pd.DataFrame) -> pd.Series:
-    """Per approach, the share of held-out targets inside ``[lo, hi]`` (intervals made by
+    """Per arm, the share of held-out targets inside ``[lo, hi]`` (intervals made by
     :func:`with_intervals` if ``df`` has none)."""
-    return _scored(df).groupby("approach", sort=False)["inside"].mean().rename("coverage")
+    return _scored(df).groupby("arm", sort=False)["inside"].mean().rename("coverage")
 
 
 def coverage_by_fold(df: pd.DataFrame) -> pd.DataFrame:
-    """Coverage per run (approach; and seed, with a seed column) and held-out fold: columns ``fold_k``."""
+    """Coverage per run (arm; and seed, with a seed column) and held-out fold: columns ``fold_k``."""
     d = _scored(df)
     wide = d.groupby([*_runs(d), "fold"], sort=False)["inside"].mean().unstack("fold")
     wide.columns = [f"fold_{int(k)}" for k in wide.columns]
@@ -229,23 +229,23 @@ def coverage_by_fold(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def coverage_by_ttf(df: pd.DataFrame, edges=TTF_EDGES) -> pd.DataFrame:
-    """Coverage per approach (rows) and true time_to_failure bin (columns; empty bins dropped). The
+    """Coverage per arm (rows) and true time_to_failure bin (columns; empty bins dropped). The
     windows per bin are :func:`quake_lib.evaluation.compare.error_by_ttf`'s counts."""
     d = _scored(df)
     d = d.assign(ttf_bin=ttf_bins(d["target"], edges)).dropna(subset=["ttf_bin"])
-    out = d.groupby(["approach", "ttf_bin"], observed=True, sort=False)["inside"].mean().unstack("ttf_bin")
-    order = [a for a in dict.fromkeys(d["approach"]) if a in out.index]
+    out = d.groupby(["arm", "ttf_bin"], observed=True, sort=False)["inside"].mean().unstack("ttf_bin")
+    order = [a for a in dict.fromkeys(d["arm"]) if a in out.index]
     return out.loc[order, [c for c in out.columns.categories if c in out.columns]]
 
 
 def interval_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per approach: ``method`` (native / conformal), pooled ``coverage`` of the held-out targets,
+    """Per arm: ``method`` (native / conformal), pooled ``coverage`` of the held-out targets,
     ``coverage_sd`` (sample sd over folds; over each seed's folds with a seed column) and
     ``coverage_min`` (the worst fold), mean ``width`` (s), mean ``pinball`` loss (s, :func:`pinball`),
     ``n`` windows. Sorted by pinball loss."""
     d = _scored(df)
-    folds = d.groupby([*_runs(d), "fold"], sort=False)["inside"].mean().groupby(level="approach", sort=False)
-    g = d.groupby("approach", sort=False)
+    folds = d.groupby([*_runs(d), "fold"], sort=False)["inside"].mean().groupby(level="arm", sort=False)
+    g = d.groupby("arm", sort=False)
     table = pd.DataFrame({"method": g["interval"].agg(lambda s: "/".join(dict.fromkeys(s))),
                           "coverage": g["inside"].mean(), "coverage_sd": folds.std(ddof=1),
                           "coverage_min": folds.min(), "width": g["width"].mean(),

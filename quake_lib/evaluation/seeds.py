@@ -1,14 +1,14 @@
-"""Chapter 6 over several training seeds: is a difference between two approaches larger than what a
+"""The comparison over several training seeds: is a difference between two arms larger than what a
 new seed alone moves?
 
-``make report SEEDS="0 1 2"`` trains chapters 3-5 once per seed; each seed's results live apart
+``make report SEEDS="0 1 2"`` trains every approach once per seed; each seed's results live apart
 (:func:`quake_lib.paths.results_dir`). Here they are read back (:func:`load_seeds`, a ``seed`` column
 beside the common OOF columns) and summarized:
 
-- :func:`seed_table`: per approach the mean MAE over seeds (each seed's MAE is its mean over the fixed
+- :func:`seed_table`: per arm the mean MAE over seeds (each seed's MAE is its mean over the fixed
   folds), the seed-to-seed sd of that mean beside the fold-to-fold sd, each seed's MAE, and the ratios
   to the constant and to LightGBM;
-- :func:`paired_pairs`: per approach the MAE differences to a reference over every (fold, seed) pair
+- :func:`paired_pairs`: per arm the MAE differences to a reference over every (fold, seed) pair
   (the reference of the same seed), their mean and sd, and how many pairs favour each side.
 
 With one seed the tables still hold (the seed sd is then undefined: NaN). The folds and the evaluation
@@ -34,8 +34,8 @@ def present_seeds(dataset: str, seeds=None) -> list[int]:
     found = paths.result_seeds(dataset)
     if seeds is None:
         if not found:
-            raise FileNotFoundError(f"no results of any seed under {paths.results_dir(dataset)}: run chapters 3-5 "
-                                    "first (make report)")
+            raise FileNotFoundError(f"no results of any seed under {paths.results_dir(dataset)}: run the approaches' "
+                                    "notebooks first (make report)")
         return found
     seeds = [int(s) for s in seeds]
     missing = [s for s in seeds if s not in found]
@@ -45,28 +45,28 @@ def present_seeds(dataset: str, seeds=None) -> list[int]:
     return seeds
 
 
-def load_seeds(dataset: str, seeds, approaches=None, keep=()) -> pd.DataFrame:
+def load_seeds(dataset: str, seeds, arms=None, keep=()) -> pd.DataFrame:
     """The main comparison's OOF rows of every seed in ``seeds``, with a ``seed`` column. Every seed must
-    hold the same approaches (default: those present for the first seed) on the same windows and folds.
-    ``keep``: further columns to keep where an approach has them (e.g. interval bounds)."""
+    hold the same arms (default: those present for the first seed) on the same windows and folds.
+    ``keep``: further columns to keep where an arm has them (e.g. interval bounds)."""
     seeds = list(seeds)
-    if approaches is None:
-        approaches = inventory(dataset, seed=seeds[0]).present
-    approaches = list(approaches)
+    if arms is None:
+        arms = inventory(dataset, seed=seeds[0]).present
+    arms = list(arms)
     parts = []
     for s in seeds:
         inv = inventory(dataset, seed=s)
-        lacking = [a for a in approaches if a not in inv.present]
+        lacking = [a for a in arms if a not in inv.present]
         if lacking:
             raise FileNotFoundError(f"seed {s} of dataset {dataset!r} has no results for {lacking}; run its "
                                     "chapters again or leave that seed out")
-        parts.append(load_main(dataset, approaches, seed=s, keep=keep).assign(**{SEED: s}))
+        parts.append(load_main(dataset, arms, seed=s, keep=keep).assign(**{SEED: s}))
     df = pd.concat(parts, ignore_index=True)
     first = df[df[SEED] == seeds[0]]
     for s in seeds[1:]:  # the same windows and folds for every seed: only training randomness differs
-        check_same_windows(pd.concat([first[first["approach"] == approaches[0]],
-                                      df[(df[SEED] == s) & (df["approach"] == approaches[0])]
-                                      .assign(approach=f"{approaches[0]} (seed {s})")]))
+        check_same_windows(pd.concat([first[first["arm"] == arms[0]],
+                                      df[(df[SEED] == s) & (df["arm"] == arms[0])]
+                                      .assign(arm=f"{arms[0]} (seed {s})")]))
     return df
 
 
@@ -80,18 +80,18 @@ def with_ensembles(df: pd.DataFrame, top_k: int = 3) -> pd.DataFrame:
 
 
 def _per_seed_fold(df: pd.DataFrame) -> pd.DataFrame:
-    """Long table approach, seed, fold, MAE."""
+    """Long table arm, seed, fold, MAE."""
     return pd.concat([fold_mae(part).assign(**{SEED: s}) for s, part in df.groupby(SEED, sort=True)],
                      ignore_index=True)
 
 
 def seed_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per approach: ``mean`` (over seeds of the mean over folds), ``seed_sd`` (sd over seeds of that
+    """Per arm: ``mean`` (over seeds of the mean over folds), ``seed_sd`` (sd over seeds of that
     mean, ddof=1), ``fold_sd`` (sd over folds of the per-fold MAE averaged over seeds), ``seed_<s>``
     (each seed's MAE), ``n_seeds``, ``vs_constant`` and ``vs_lightgbm`` (ratio of the means). Sorted by mean."""
     long = _per_seed_fold(df)
-    per_seed = long.groupby(["approach", SEED])["mae"].mean().unstack(SEED)
-    per_fold = long.groupby(["approach", "fold"])["mae"].mean().unstack("fold")
+    per_seed = long.groupby(["arm", SEED])["mae"].mean().unstack(SEED)
+    per_fold = long.groupby(["arm", "fold"])["mae"].mean().unstack("fold")
     out = pd.DataFrame({"mean": per_seed.mean(axis=1),
                         "seed_sd": per_seed.std(axis=1, ddof=1) if per_seed.shape[1] > 1 else np.nan,
                         "fold_sd": per_fold.std(axis=1, ddof=1),
@@ -100,18 +100,18 @@ def seed_table(df: pd.DataFrame) -> pd.DataFrame:
         out[f"seed_{s}"] = per_seed[s]
     for base in registry.baselines():
         out[f"vs_{base}"] = out["mean"] / out.loc[base, "mean"] if base in out.index else np.nan
-    out.index.name = "approach"
+    out.index.name = "arm"
     return out.sort_values("mean")
 
 
 def paired_pairs(df: pd.DataFrame, reference: str = "lightgbm") -> pd.DataFrame:
-    """Per approach, its MAE minus ``reference``'s on every (fold, seed) pair (negative: better):
-    ``mean_diff``, ``sd_diff``, ``better`` / ``worse`` (pairs that favour the approach / the reference),
+    """Per arm, its MAE minus ``reference``'s on every (fold, seed) pair (negative: better):
+    ``mean_diff``, ``sd_diff``, ``better`` / ``worse`` (pairs that favour the arm / the reference),
     ``n_pairs``, ``ratio`` (mean MAE / reference's) and each seed's mean difference. Pairing by fold and
     seed removes both the fold-to-fold variation (some cycles are hard for everyone) and the part of the
     seed-to-seed variation that the two share (none for the networks: a seed is a new training)."""
     long = _per_seed_fold(df)
-    wide = long.pivot_table(index=[SEED, "fold"], columns="approach", values="mae")
+    wide = long.pivot_table(index=[SEED, "fold"], columns="arm", values="mae")
     if reference not in wide.columns:
         raise ValueError(f"reference {reference!r} has no OOF predictions; present: {list(wide.columns)}")
     diff = wide.sub(wide[reference], axis=0).drop(columns=reference)
@@ -121,12 +121,12 @@ def paired_pairs(df: pd.DataFrame, reference: str = "lightgbm") -> pd.DataFrame:
                         "ratio": means.drop(reference) / means[reference]})
     for s, part in diff.groupby(level=SEED):
         out[f"seed_{s}"] = part.mean()
-    out.index.name = "approach"
+    out.index.name = "arm"
     return out.sort_values("mean_diff")
 
 
 def meets_aim(paired: pd.DataFrame, ratio: float = 0.97, share: float = 0.8) -> pd.DataFrame:
-    """The approaches (rows of :func:`paired_pairs`) at or below ``ratio`` x the reference's mean MAE and
+    """The arms (rows of :func:`paired_pairs`) at or below ``ratio`` x the reference's mean MAE and
     better in at least ``share`` of the pairs (12 of 15 for 5 folds x 3 seeds)."""
     need = np.ceil(share * paired["n_pairs"] - 1e-9)
     hit = (paired["ratio"] <= ratio) & (paired["better"] >= need) & ~paired.index.isin(registry.baselines())
@@ -135,12 +135,12 @@ def meets_aim(paired: pd.DataFrame, ratio: float = 0.97, share: float = 0.8) -> 
 
 def save_ensembles(full: pd.DataFrame, dataset: str) -> list:
     """Each seed's ensemble rows of ``full`` (:func:`with_ensembles`) as OOF files among that seed's results."""
-    ens = full[full["approach"].str.startswith(ENSEMBLE)]
+    ens = full[full["arm"].str.startswith(ENSEMBLE)]
     return [p for s, part in ens.groupby(SEED) for p in save_oof(part.drop(columns=SEED), dataset, int(s))]
 
 
 def summary_lines(table: pd.DataFrame) -> str:
-    """One line per approach of :func:`seed_table`: mean MAE, seed sd, fold sd, ratios to the baselines."""
+    """One line per arm of :func:`seed_table`: mean MAE, seed sd, fold sd, ratios to the baselines."""
     lines = []
     for a, r in table.iterrows():
         parts = [f"{a:<24s} MAE {r['mean']:.3f}  sd {r['seed_sd']:.3f} over {int(r['n_seeds'])} seeds, "
@@ -151,7 +151,7 @@ def summary_lines(table: pd.DataFrame) -> str:
 
 
 def aim_summary(pairs: pd.DataFrame, ratio: float = 0.97, share: float = 0.8, reference: str = "lightgbm") -> str:
-    """Which approaches meet the aim (:func:`meets_aim`), or the closest ones with their numbers."""
+    """Which arms meet the aim (:func:`meets_aim`), or the closest ones with their numbers."""
     hits = meets_aim(pairs, ratio, share)
     head = (f"aim: <= {ratio:g} x {reference}'s mean MAE and better in >= {share:.0%} of the "
             f"{int(pairs['n_pairs'].max())} (fold, seed) pairs")
@@ -169,19 +169,19 @@ def aux_effects(full: pd.DataFrame, variants: dict | None = None) -> pd.DataFram
     against the base: mean, sd, pairs better / worse) and the MAE difference per true time_to_failure bin
     over all seeds (``d_<bin>``; negative: the variant is better there)."""
     variants = registry.VARIANT_OF if variants is None else variants
-    present = set(full["approach"])
+    present = set(full["arm"])
     rows = []
     for arm, base in variants.items():
         if arm not in present or base not in present:
             continue
-        both = full[full["approach"].isin([arm, base])]
+        both = full[full["arm"].isin([arm, base])]
         p = paired_pairs(both, reference=base).loc[arm]
         mae, _, _ = error_by_ttf(both)
-        row = {"approach": arm, "base": base, "mean_diff": p["mean_diff"], "sd_diff": p["sd_diff"],
+        row = {"arm": arm, "base": base, "mean_diff": p["mean_diff"], "sd_diff": p["sd_diff"],
                "better": int(p["better"]), "worse": int(p["worse"]), "n_pairs": int(p["n_pairs"]),
                "ratio": p["ratio"]}
         row.update({f"d_{b}": mae.loc[arm, b] - mae.loc[base, b] for b in mae.columns})
         rows.append(row)
     if not rows:
         return pd.DataFrame(columns=["base", "mean_diff", "sd_diff", "better", "worse", "n_pairs", "ratio"])
-    return pd.DataFrame(rows).set_index("approach")
+    return pd.DataFrame(rows).set_index("arm")

@@ -1,4 +1,4 @@
-"""Exploratory tables of chapter 1: the cycle table, statistics against the target, and test segments
+"""Exploratory tables: the cycle table, statistics against the target, and test segments
 against training windows (the figures are in :mod:`quake_lib.figures.ch01_eda`)."""
 from __future__ import annotations
 

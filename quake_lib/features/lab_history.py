@@ -18,7 +18,7 @@ level differs between runs (p4581: median ~3,000; p5198: ~13), so inputs are ``l
 variance, centred on its median and divided by its interquartile range, per channel. The two numbers
 come from a run's inputs alone, never from a target: a new run can be calibrated from its unlabeled
 recording before any failure is labeled. :class:`MinMax` is the published notebook's scaler, for the
-study of its protocol (:func:`quake_lib.approaches.lab_protocols.laurenti_protocol`).
+study of its protocol (:func:`quake_lib.studies.lab_protocols.laurenti_protocol`).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 ``segment_stats.csv`` holds, for each of the 4,194 consecutive 150,000-sample segments of the real
 ``train.csv``, eleven statistics (:data:`SEGMENT_STATS`). Computing the same eleven from any
 ``(n, length)`` int16 array (a synthetic recording's windows, a Kaggle test segment) lets a model
-trained on one source be scored on the other (chapter 7).
+trained on one source be scored on the other.
 
 Which definitions the file uses, found by reproducing its segment 0 from ``train_head_150k.csv``:
 

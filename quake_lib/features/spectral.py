@@ -1,5 +1,5 @@
 """Spectral measures of the acoustic signal: power spectra per time_to_failure bin, the cumulative power
-that justifies a frequency cutoff, spectrograms, and a comparison of STFT settings (chapter 2; the
+that justifies a frequency cutoff, spectrograms, and a comparison of STFT settings (the
 figures are in :mod:`quake_lib.figures.ch02_spectral`).
 
 The sampling rate is 4 MHz; the spectrum of the real signal peaks near 250 kHz with half the power

@@ -1,4 +1,4 @@
-"""Chapter 1's figures: the whole recording, a failure up close, statistics against the target.
+"""The exploration's figures: the whole recording, a failure up close, statistics against the target.
 
 Plotting 629M points is hopeless; :func:`envelope` reduces the signal to a min/max pair per bin (the
 shape a plot of every point would show), reading the memory map in chunks, in seconds.

@@ -1,4 +1,4 @@
-"""Chapter 2's figures: a window and its spectrogram, mean spectra per time_to_failure bin, the
+"""The spectral inspection's figures: a window and its spectrogram, mean spectra per time_to_failure bin, the
 cumulative power behind a frequency cutoff."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chapter 3's own figure: the learning-rate range test (the learning curves and the predictions over
+"""The WaveNet's own figure: the learning-rate range test (the learning curves and the predictions over
 time come from :mod:`quake_lib.figures.results`)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chapter 4's own figure: spectrogram images as approach 2's network sees them (the learning curves
+"""The spectrogram ResNet's own figure: spectrogram images as its network sees them (the learning curves
 and the predictions over time come from :mod:`quake_lib.figures.results`)."""
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""Chapter 5's figures (approach 3, CPC): pre-training curves, accuracy per prediction step, learning curves of
+"""CPC's figures: pre-training curves, accuracy per prediction step, learning curves of
 the heads, the 2019 experiments, and the learned embeddings."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from sklearn.decomposition import PCA
 
 from ..train.contrastive import step_table
 
@@ -68,12 +69,15 @@ def experiments_figure(table: pd.DataFrame, chance_acc: float):
     return fig
 
 
-def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First two principal components of standardized ``x`` and their shares of the variance."""
+def pca_2d(x: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First two principal components of standardized ``x`` and their shares of the variance. A
+    component's sign is arbitrary; each is turned to correlate negatively with ``target``, so that with
+    time to failure it grows toward failure, and two panels read the same way."""
     z = (x - x.mean(0)) / (x.std(0) + 1e-8)
-    u, s, _ = np.linalg.svd(z, full_matrices=False)
-    share = s ** 2 / (s ** 2).sum()
-    return u[:, :2] * s[:2], share[:2]
+    pca = PCA(n_components=2, svd_solver="full")  # exact SVD: "auto" may pick a randomized or covariance solver
+    pc = pca.fit_transform(z)
+    covariance = pc.T @ (target - target.mean())  # the components are centered
+    return pc * np.where(covariance > 0, -1.0, 1.0), pca.explained_variance_ratio_
 
 
 def embedding_figure(features: dict, targets: np.ndarray):
@@ -81,7 +85,7 @@ def embedding_figure(features: dict, targets: np.ndarray):
     fig, axes = plt.subplots(1, len(features), figsize=(5.5 * len(features), 4.2))
     axes = np.atleast_1d(axes)
     for ax, (name, x) in zip(axes, features.items()):
-        pc, share = pca_2d(np.asarray(x, np.float64))
+        pc, share = pca_2d(np.asarray(x, np.float64), np.asarray(targets, np.float64))
         sc = ax.scatter(pc[:, 0], pc[:, 1], c=targets, cmap="viridis_r", s=10)
         r = np.corrcoef(pc[:, 0], targets)[0, 1]
         ax.set(title=f"{name}: corr(PC1, ttf) = {r:+.2f}", xlabel=f"PC1 ({share[0]:.0%} of variance)",

@@ -1,4 +1,4 @@
-"""Chapter 6's figures, drawn from the saved OOF predictions and the tables of
+"""The comparison's figures, drawn from the saved OOF predictions and the tables of
 :mod:`quake_lib.evaluation.compare`."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from .style import BASELINE_STYLE, cycle_boundaries, label_panels
 
 def mae_bars(table: pd.DataFrame):
     """Mean MAE (bar) with the sd across folds (error bar) and dots; the baselines' means as horizontal
-    lines. ``table``: :func:`quake_lib.evaluation.seeds.seed_table` (dots: each seed's MAE) or
-    :func:`quake_lib.evaluation.compare.score_table` (one seed; dots: each fold's MAE)."""
+    lines. ``table``: :func:`quake_lib.evaluation.seeds.seed_table` (dots: each seed's MAE), or a table of
+    ``fold_<k>`` columns without ``seed_sd`` (dots: each fold's MAE)."""
     by_seed = "seed_sd" in table.columns
     dots = [c for c in table.columns if c.startswith("seed_" if by_seed else "fold_") and c != "seed_sd"]
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(table) + 2), 3.8))
@@ -39,17 +39,17 @@ def mae_bars(table: pd.DataFrame):
     return fig
 
 
-def predictions_panels(df: pd.DataFrame, approaches, ncols: int = 2):
-    """One panel per approach: true time_to_failure (black) and its held-out prediction (dots) for
+def predictions_panels(df: pd.DataFrame, arms, ncols: int = 2):
+    """One panel per arm: true time_to_failure (black) and its held-out prediction (dots) for
     every evaluation window in recording order; dotted lines separate cycles."""
-    approaches = list(approaches)
-    n = len(approaches)
+    arms = list(arms)
+    n = len(arms)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols, 2.3 * nrows), sharex=True, sharey=True,
                              squeeze=False)
-    for ax, (i, name) in zip(axes.flat, enumerate(approaches)):
-        part = df[df["approach"] == name].sort_values("start")
+    for ax, (i, name) in zip(axes.flat, enumerate(arms)):
+        part = df[df["arm"] == name].sort_values("start")
         x = np.arange(len(part))
         ax.plot(x, part["target"].to_numpy(), color="k", lw=1.2)
         ax.plot(x, part["prediction"].to_numpy(), ".", ms=3, color=f"C{i % 10}")
@@ -62,7 +62,7 @@ def predictions_panels(df: pd.DataFrame, approaches, ncols: int = 2):
 
 
 def error_by_ttf_figure(mae: pd.DataFrame, bias: pd.DataFrame):
-    """MAE and mean signed error per time_to_failure bin, one line per approach (baselines grey)."""
+    """MAE and mean signed error per time_to_failure bin, one line per arm (baselines grey)."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharex=True)
     x = np.arange(mae.shape[1])
     for i, name in enumerate(mae.index):

@@ -1,4 +1,4 @@
-"""Chapter 6's interval figures: the 80% bands through the held-out cycles, and their coverage per
+"""The interval figures: the 80% bands through the held-out cycles, and their coverage per
 time_to_failure bin, from :mod:`quake_lib.evaluation.intervals`."""
 from __future__ import annotations
 
@@ -10,29 +10,29 @@ from ..evaluation.intervals import LEVEL, with_intervals
 from .style import BASELINE_STYLE, cycle_boundaries, label_panels
 
 
-def bands_figure(df: pd.DataFrame, approaches, ncols: int = 1):
-    """One panel per approach: the true time_to_failure (black), the held-out prediction (line) and its
+def bands_figure(df: pd.DataFrame, arms, ncols: int = 1):
+    """One panel per arm: the true time_to_failure (black), the held-out prediction (line) and its
     central interval (band) for every evaluation window in recording order; dotted lines separate
     cycles. ``df``: OOF rows, with ``lo`` / ``hi`` or without (then :func:`with_intervals` makes
     them); with a ``seed`` column the first seed's run is drawn (one run, not a blend of several)."""
-    approaches = list(approaches)
-    if not approaches:
-        raise ValueError("approaches must name at least one approach of the frame")
-    absent = [a for a in approaches if a not in set(df["approach"])]
+    arms = list(arms)
+    if not arms:
+        raise ValueError("arms must name at least one arm of the frame")
+    absent = [a for a in arms if a not in set(df["arm"])]
     if absent:
-        raise ValueError(f"approaches {absent} have no rows in the frame; present: {sorted(df['approach'].unique())}")
-    d = df[df["approach"].isin(approaches)]
+        raise ValueError(f"arms {absent} have no rows in the frame; present: {sorted(df['arm'].unique())}")
+    d = df[df["arm"].isin(arms)]
     if not {"lo", "hi"} <= set(d.columns):
         d = with_intervals(d)
     if "seed" in d.columns:
         d = d[d["seed"] == d["seed"].min()]
-    n = len(approaches)
+    n = len(arms)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(11 if ncols == 1 else 6 * ncols, 2.4 * nrows), sharex=True,
                              sharey=True, squeeze=False)
-    for ax, (i, name) in zip(axes.flat, enumerate(approaches)):
-        part = d[d["approach"] == name].sort_values("start")
+    for ax, (i, name) in zip(axes.flat, enumerate(arms)):
+        part = d[d["arm"] == name].sort_values("start")
         x = np.arange(len(part))
         color = f"C{i % 10}"
         ax.fill_between(x, part["lo"].to_numpy(float), part["hi"].to_numpy(float), color=color, alpha=0.25,
@@ -51,7 +51,7 @@ def bands_figure(df: pd.DataFrame, approaches, ncols: int = 1):
 
 
 def coverage_figure(by_ttf: pd.DataFrame):
-    """Coverage of the central interval per true time_to_failure bin, one line per approach (baselines
+    """Coverage of the central interval per true time_to_failure bin, one line per arm (baselines
     grey), with the nominal level as a horizontal line. ``by_ttf``:
     :func:`quake_lib.evaluation.intervals.coverage_by_ttf`."""
     fig, ax = plt.subplots(figsize=(8, 3.8))

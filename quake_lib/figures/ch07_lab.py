@@ -1,4 +1,4 @@
-"""Chapter 7's figures of the lab runs p4581 and p5198 (:mod:`quake_lib.approaches.lab_runs`): predictions
+"""The figures of the lab runs p4581 and p5198 (:mod:`quake_lib.studies.lab_study`): predictions
 through held-out cycles, scores per arm and target, Laurenti's protocol against leave-cycles-out, the
 transfer between runs, CPC's contrastive accuracy. Each takes the tables the approach returns and
 returns a ``Figure``."""
@@ -30,12 +30,12 @@ def lab_predictions(oof: pd.DataFrame, arms, run: str = "", span_s: tuple | None
     fig, axes = plt.subplots(len(targets), 1, figsize=(11, 2.4 * len(targets)), sharex=True, squeeze=False)
     for ax, t in zip(axes[:, 0], targets):
         part = oof[oof["target_name"] == t]
-        first = part[part["approach"] == arms[0]].sort_values("start")
+        first = part[part["arm"] == arms[0]].sort_values("start")
         secs = first["start"].to_numpy() * ROW_SECONDS
         keep = np.ones(len(first), bool) if span_s is None else (secs >= span_s[0]) & (secs <= span_s[1])
         ax.plot(secs[keep], first["target"].to_numpy()[keep], color="k", lw=1.4, label="true")
         for i, arm in enumerate(arms):
-            a = part[part["approach"] == arm].sort_values("start")
+            a = part[part["arm"] == arm].sort_values("start")
             s = a["start"].to_numpy() * ROW_SECONDS
             k = np.ones(len(a), bool) if span_s is None else (s >= span_s[0]) & (s <= span_s[1])
             mae = (a["prediction"] - a["target"]).abs().mean()
@@ -79,7 +79,7 @@ def lab_score_bars(summary: pd.DataFrame, run: str = ""):
 
 def protocol_bars(table: pd.DataFrame):
     """R^2 and MAE of each model under protocols a / b / c
-    (:func:`~quake_lib.approaches.lab_protocols.laurenti_protocol`); c's bar carries the sd across folds."""
+    (:func:`~quake_lib.studies.lab_protocols.laurenti_protocol`); c's bar carries the sd across folds."""
     models = list(dict.fromkeys(table["model"]))
     protocols = list(dict.fromkeys(table["protocol"]))
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -104,7 +104,7 @@ def protocol_bars(table: pd.DataFrame):
 
 def transfer_bars(table: pd.DataFrame):
     """Per target: MAE of each arm scored on a run after training on the other, beside that run's own
-    leave-cycles-out MAE (hatched). ``table``: :func:`~quake_lib.approaches.lab_protocols.transfer`."""
+    leave-cycles-out MAE (hatched). ``table``: :func:`~quake_lib.studies.lab_protocols.transfer`."""
     targets = [t for t in TARGETS if t in set(table["target"])]
     fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False)
     for ax, t in zip(axes[0], targets):

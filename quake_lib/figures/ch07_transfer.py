@@ -1,5 +1,5 @@
-"""Chapter 7's figures for the real segment table (sections 1-2), drawn from the OOF frames and tables
-of :mod:`quake_lib.approaches.real_transfer`."""
+"""The figures of the real segment table, drawn from the OOF frames and tables
+of :mod:`quake_lib.studies.real_transfer`."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -16,17 +16,17 @@ def _color(name: str, i: int) -> str:
     return "0.75" if name.endswith("oracle") else f"C{i % 10}"
 
 
-def transfer_predictions(oof: pd.DataFrame, approaches=("real_lgbm", "synthetic_lgbm")):
-    """One panel per approach through all real segments in recording order: the true time_to_failure
+def transfer_predictions(oof: pd.DataFrame, arms=("real_lgbm", "synthetic_lgbm")):
+    """One panel per arm through all real segments in recording order: the true time_to_failure
     (black) and the held-out prediction (dots); dotted lines where the cycle id changes. Titles give the
     pooled MAE and the mean / sd of the per-cycle MAE."""
-    approaches = [a for a in approaches if a in set(oof["approach"])]
-    if not approaches:
-        raise ValueError(f"none of the approaches is in the frame (it holds {sorted(set(oof['approach']))})")
-    fig, axes = plt.subplots(len(approaches), 1, figsize=(11, 2.4 * len(approaches)), sharex=True, sharey=True,
+    arms = [a for a in arms if a in set(oof["arm"])]
+    if not arms:
+        raise ValueError(f"none of the arms is in the frame (it holds {sorted(set(oof['arm']))})")
+    fig, axes = plt.subplots(len(arms), 1, figsize=(11, 2.4 * len(arms)), sharex=True, sharey=True,
                              squeeze=False)
-    for i, (ax, name) in enumerate(zip(axes[:, 0], approaches)):
-        part = oof[oof["approach"] == name].sort_values("start")
+    for i, (ax, name) in enumerate(zip(axes[:, 0], arms)):
+        part = oof[oof["arm"] == name].sort_values("start")
         x = part["start"].to_numpy() / SEGMENT_LENGTH
         ax.plot(x, part["target"].to_numpy(), color="k", lw=1.0, label="true")
         ax.plot(x, part["prediction"].to_numpy(), ".", ms=2.5, color=_color(name, i), label="predicted")
@@ -44,7 +44,7 @@ def transfer_predictions(oof: pd.DataFrame, approaches=("real_lgbm", "synthetic_
 
 
 def _grouped_bars(table: pd.DataFrame, xlabel: str, title: str):
-    """Bars of every approach column of ``table`` (all columns but ``n``) per row; ``n`` in the ticks."""
+    """Bars of every arm column of ``table`` (all columns but ``n``) per row; ``n`` in the ticks."""
     names = [c for c in table.columns if c != "n"]
     fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(table) * max(1, len(names)) / 2 + 2), 3.8))
     x = np.arange(len(table))
@@ -64,13 +64,13 @@ def _grouped_bars(table: pd.DataFrame, xlabel: str, title: str):
 
 
 def ttf_bin_bars(table: pd.DataFrame):
-    """MAE per true time_to_failure bin (``table``: :func:`~quake_lib.approaches.real_transfer.by_ttf_bin`)."""
+    """MAE per true time_to_failure bin (``table``: :func:`~quake_lib.studies.real_transfer.by_ttf_bin`)."""
     return _grouped_bars(table, "true time_to_failure bin (s): left = just before a quake, right = just after "
                          "one", "where the errors lie on the real segments")
 
 
 def position_bars(table: pd.DataFrame):
-    """MAE by position in the cycle (``table``: :func:`~quake_lib.approaches.real_transfer.by_position`)."""
+    """MAE by position in the cycle (``table``: :func:`~quake_lib.studies.real_transfer.by_position`)."""
     return _grouped_bars(table, "elapsed share of the cycle (left: just after a quake)",
                          "the Kaggle target tricks by position in the cycle (oracle: knows the cycle's length)")
 

@@ -1,6 +1,6 @@
 """Small networks over a lab run's AE-variance history (``(batch, steps, channels)``, oldest first).
 
-- :class:`CausalCNN`: approach 1 scaled down (see :mod:`.wavenet`): WaveNet's gated residual blocks of
+- :class:`CausalCNN`: the WaveNet scaled down (see :mod:`.wavenet`): WaveNet's gated residual blocks of
   dilated convolutions, but causal (padded on the left only), so the features of a step depend on that
   step and earlier ones only: the same network serves as CPC's encoder, whose latents must not see
   the future they are asked to predict. Readout: the last step's skip features beside their mean

@@ -1,4 +1,4 @@
-"""Approach 2: a torchvision ResNet (18 or 34) on the log-power spectrogram of the window.
+"""A torchvision ResNet (18 or 34) on the log-power spectrogram of the window.
 
 ``(batch, 1, length)`` normalized windows -> :class:`~quake_lib.models.spectrogram.Spectrogram`
 (batched ``torch.stft`` on the model's device) -> ResNet with ONE input channel -> ``(batch, n_outputs)``.
@@ -16,8 +16,8 @@ machine with and without the cache.
 
 Why the default image is small (``time_pool=4``: 65 frequencies x 83 columns of 1.8 ms): a ResNet's
 cost grows with its pixels, and the full 65 x 334 image made a ResNet-18 too slow to train five folds
-on 2 CPU cores (~20 windows/s); at 65 x 83 chapter 4's default run trained at ~85 windows/s on one
-thread, ~145 on two of a nearly idle machine. The window-level loudness and burstiness the precursor
+on 2 CPU cores; 65 x 83 costs a quarter of the pixels (benchmarks/train_throughput.py measures the
+networks' speed). The window-level loudness and burstiness the precursor
 lives in survive the averaging (the spectrogram module docstring says more).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Approach 2's front end: a batched log-power spectrogram on ``torch.stft``, on the model's device.
+"""The spectrogram ResNet's front end: a batched log-power spectrogram on ``torch.stft``, on the model's device.
 
 The 2019 study computed every spectrogram with ``scipy.signal.spectrogram`` inside the DataLoader, one
 window at a time on the CPU (``nperseg=512``, ``noverlap=64``, Hann window, ``detrend='linear'``),
@@ -32,7 +32,7 @@ then took the log and cut the frequencies. Here the same numbers come from one b
   white noise has power 1 in every bin (scipy's one-sided ``'density'`` PSD is this times ``2 / fs``
   off the DC and Nyquist bins; librosa's ``|stft|**2`` is this times ``sum(w^2)``).
 - **frequency cutoff** ``cutoff_hz``: the real spectrum holds ~90% of its power below ~800 kHz and
-  peaks at 250 kHz (chapter 2), and the precursor's bands lie below ~500 kHz; cutting there keeps 65
+  peaks at 250 kHz (see the spectral inspection), and the precursor's bands lie below ~500 kHz; cutting there keeps 65
   of 257 bins at ``n_fft=512``: a 4x smaller image for the network.
 - **frame pooling** ``time_pool``: power averaged over that many consecutive frames (a Welch-style
   average: the same energy, less variance per pixel). The precursor is a window-level loudness and

@@ -1,4 +1,4 @@
-"""Approach 1: a WaveNet-style dilated 1D CNN on the raw 150k-sample window.
+"""A WaveNet-style dilated 1D CNN on the raw 150k-sample window.
 
 Input: ``(batch, 1, length)`` float32 windows, already centred on their median and divided by one
 fixed scale (see :mod:`quake_lib.train.data`), so loudness, the precursor, is intact.
@@ -34,9 +34,9 @@ class WaveNetConfig:
     lowpass_taps: int = 31          # FIR length of that low-pass (odd)
     compress: bool = False          # sign(x) * log1p(|x|) after the low-pass
     stem_channels: int = 16
-    # learned strided conv: another factor in time. 16 (kernel 32) halves the body's steps against the
-    # stride 8 (kernel 16) of the first version: ~2x the training throughput on 2 CPU cores
-    # (benchmarks/train_throughput.py) for a held-out MAE within the seed spread (chapter 3)
+    # learned strided conv: another factor in time. 16 (kernel 32) rather than 8 (kernel 16) halves the
+    # body's steps: about twice the training throughput on 2 CPU cores (benchmarks/train_throughput.py
+    # measures both) for a held-out MAE within the seed spread
     stem_kernel: int = 32
     stem_stride: int = 16
     channels: int = 16

@@ -25,43 +25,22 @@ from traitlets.config import Config
 
 from .. import paths, profiles, progress
 from ..approaches import registry
-from ..atomic import atomic_path
+from ..atomic import atomic_path, check_writable_dir
 from ..data import datasets
 from . import site
+from .preflight import (
+    check_extra,
+    check_material,
+    check_parameters,
+    check_seeds,
+    declared_parameters,
+    missing_material,
+)
 
 
 def numbered_notebooks(directory: Path = paths.NOTEBOOKS_DIR) -> list[Path]:
     """The report's chapters, in order (``NN_name.ipynb``)."""
     return site.numbered_notebooks(directory)
-
-
-def declared_parameters(path: Path) -> dict:
-    """Parameters of a notebook's cell tagged ``parameters``: name -> default (as source text)."""
-    params = pm.inspect_notebook(str(path))
-    if not params:
-        raise ValueError(f"{path}: no cell tagged 'parameters'; every numbered notebook needs one")
-    return {name: p["default"] for name, p in params.items()}
-
-
-def missing_material(path: Path) -> str | None:
-    """Why a chapter cannot run here, or None. A chapter that reads the real material lists the files
-    it needs in its metadata (``"quake": {"needs_shared": ["segment_stats.csv", ...]}``); they are looked
-    for in :func:`quake_lib.paths.shared_lanl_dir` (``QUAKE_SHARED_DIR``)."""
-    needs = nbformat.read(path, as_version=4).metadata.get("quake", {}).get("needs_shared", [])
-    shared = paths.shared_lanl_dir()
-    missing = [name for name in needs if not (shared / name).is_file()]
-    if not missing:
-        return None
-    return (f"the real material it reads is not at {shared} ({', '.join(missing)}; set QUAKE_SHARED_DIR to the "
-            "folder that holds it)")
-
-
-def check_parameters(path: Path, parameters: dict, declared: dict | None = None) -> None:
-    declared = declared_parameters(path) if declared is None else declared
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        raise ValueError(f"{path.name} has no parameter {', '.join(map(repr, unknown))}; "
-                         f"its parameters are: {', '.join(declared)}")
 
 
 def _same(value, default_source: str) -> bool:
@@ -177,21 +156,12 @@ def chapter_number(path: Path) -> int:
     return int(Path(path).name.split("_", 1)[0])
 
 
-# What a notebook of a trained chapter skips for every seed but the first: its design studies (chapter 3's
-# learning-rate range test, chapter 4's front-end study, chapter 5's 2019 experiments and random-encoder
-# controls) and the networks' per-epoch held-out diagnostics (learning curves; ~90 s per seed). They are not
-# part of the comparison, and skipping them keeps three seeds within an hour.
+# What a notebook that trains skips for every seed but the first: its design studies (the WaveNet's
+# learning-rate range test, the ResNet's front-end study, CPC's 2019 experiments and random-encoder
+# controls) and the networks' per-epoch held-out diagnostics (learning curves). They are not part of the
+# comparison, and skipping them keeps three seeds within an hour.
 STUDIES = "studies"
 SEEDS = "seeds"
-
-
-def check_seeds(seeds) -> list[int]:
-    seeds = list(seeds)
-    if not seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seeds):
-        raise ValueError(f"seeds must be non-negative integers (got {seeds!r})")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct (got {seeds!r})")
-    return seeds
 
 
 def execute_all(dataset: str = "synthetic", profile: str = "default", seed: int = 0, only=None,
@@ -201,16 +171,18 @@ def execute_all(dataset: str = "synthetic", profile: str = "default", seed: int 
 
     ``seeds`` (e.g. ``[0, 1, 2]``; default ``[seed]``): the chapters that train (:func:`trained_chapters`)
     run once per seed, each seed's results kept apart (:func:`quake_lib.paths.results_dir`); the other
-    chapters run once, with the first seed, and a notebook that declares ``seeds`` (chapter 6) reads them
+    chapters run once, with the first seed, and a notebook that declares ``seeds`` (the comparison) reads them
     all. The first seed's executed notebooks replace those of ``notebooks/`` (or go to ``output_dir``);
     another seed's go beside its results, ``data/<dataset>/results/seed_<s>/notebooks/``, and skip their
     design studies (``studies=False``).
 
     Everything is checked before the first kernel starts (a kernel takes seconds to start and a
     failure inside it is a page of traceback): the dataset exists or is a synthetic preset, the
-    profile is known, the seeds are integers, every parameter is declared by every notebook run."""
+    profile is known, the seeds are integers, every parameter is declared by every notebook run and
+    has its type and range (:func:`rule_for`; ``extra`` never sets what the runner's own options set),
+    the real material a chapter reads is intact, and every folder the run writes can be written."""
+    check_extra(extra or {})
     params = {"dataset": dataset, "profile": profile, "seed": seed, **(extra or {})}
-    dataset, profile, seed = params["dataset"], params["profile"], params["seed"]  # -p may set them too
     for what, name in (("dataset", dataset), ("profile", profile)):
         if not isinstance(name, str):
             raise ValueError(f"{what} must be a name (got {name!r})")
@@ -239,6 +211,7 @@ def execute_all(dataset: str = "synthetic", profile: str = "default", seed: int 
                 dst = (output_dir or nb.parent) / nb.name
             check_parameters(nb, p, declared)  # fail on a misspelled parameter before running anything
             runs.append((nb, s, dst, p))
+    _check_before_running(runs, dataset, html_dir)
     times = {}
     for nb, s, dst, p in runs:
         why = missing_material(nb)
@@ -262,21 +235,19 @@ def execute_all(dataset: str = "synthetic", profile: str = "default", seed: int 
     return times
 
 
+def _check_before_running(runs, dataset: str, html_dir: Path | None) -> None:
+    """What would otherwise fail only inside a kernel or after it: the real material of each chapter
+    that reads it, and the folders the run writes (a file in their place, no write permission)."""
+    for nb in dict.fromkeys(nb for nb, *_ in runs):
+        if missing_material(nb) is None:
+            check_material(nb)
+    check_writable_dir(paths.data_dir(), f"the datasets and trained results of {dataset!r}")
+    for folder in dict.fromkeys(dst.parent for _, _, dst, _ in runs):
+        check_writable_dir(folder, "the executed notebooks")
+    if html_dir is not None:
+        check_writable_dir(html_dir, "the HTML pages")
+
+
 def _shown(path: Path) -> Path:
     path = Path(path)
     return path.relative_to(paths.ROOT) if path.is_relative_to(paths.ROOT) else path
-
-
-def parse_assignments(items) -> dict:
-    """``name=value`` pairs from the command line; values are read as Python literals when they
-    parse as one (``3``, ``0.5``, ``True``), else kept as strings. Never evaluated as code."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"parameter {item!r}: expected name=value")
-        name, value = item.split("=", 1)
-        try:
-            out[name.strip()] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[name.strip()] = value
-    return out

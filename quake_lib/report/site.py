@@ -195,7 +195,7 @@ def _missing(text: str) -> str:
 
 
 def _question(chapters: list[Chapter]) -> str:
-    """The first paragraph of the cell tagged ``site-question`` (untagged: of chapter 1's opening cell)."""
+    """The first paragraph of the cell tagged ``site-question`` (untagged: of the first chapter's opening cell)."""
     cells = [c for ch in chapters for _, c in tagged(ch.nb, QUESTION_TAG)]
     if not cells and chapters:
         cells = [c for c in chapters[0].nb.cells if c.cell_type == "markdown"][:1]

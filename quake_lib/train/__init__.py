@@ -15,8 +15,8 @@ from .fit import CVResult, TrainConfig, cross_validate
 from .heads import BinnedHead, RegressionHead, make_head
 from .lr_finder import lr_find
 from .module import QuakeModule
-from .predict import load_checkpoint, predict_array, predict_windows, save_checkpoint
+from .predict import predict_array, predict_windows, save_checkpoint
 
 __all__ = ["Augment", "BinnedHead", "CVResult", "QuakeModule", "RegressionHead", "TrainConfig",
-           "cross_validate", "load_checkpoint", "lr_find", "make_head", "predict_array",
+           "cross_validate", "lr_find", "make_head", "predict_array",
            "predict_windows", "save_checkpoint"]

@@ -67,7 +67,8 @@ def train_config(cfg: PretrainConfig) -> TrainConfig:
     """The :class:`TrainConfig` a pre-training run hands the shared trainer."""
     return TrainConfig(epochs=cfg.epochs, windows_per_epoch=cfg.crops_per_epoch, batch_size=cfg.batch_size,
                        eval_batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                       threads=cfg.threads, save_checkpoints=False, bn_windows=0)
+                       threads=cfg.threads, save_checkpoints=False, bn_windows=0, val_windows=0,
+                       validate_every=1)
 
 
 class CropData(L.LightningDataModule):
@@ -172,7 +173,7 @@ def pretrain(segments: np.ndarray, config: CPCConfig = CPCConfig(), cfg: Pretrai
     quiet()
     t0 = time.perf_counter()
     # an earlier run's trainer, data module and segment copies sit in reference cycles until the next gc:
-    # chapter 5 pre-trains seven times, ~0.7 GB of segments per run on the full-size data
+    # the CPC notebook pre-trains seven times, ~0.7 GB of segments per run on the full-size data
     gc.collect()
     L.seed_everything(seed, workers=True, verbose=False)
     train_seg, val_seg = split_segments(np.asarray(segments), cfg, seed)

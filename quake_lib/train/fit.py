@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 import lightning as L
@@ -39,11 +39,17 @@ from .predict import predict_windows, rebuild_meta, recalibrate_batchnorm, save_
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 8
-    windows_per_epoch: int = 320
-    batch_size: int = 32
+    """How one network is trained. The sizes a profile sets (the first seven fields) have no default
+    here: :class:`quake_lib.profiles.Profile` is their one place (:meth:`from_profile`)."""
+
+    epochs: int
+    windows_per_epoch: int
+    batch_size: int
+    lr: float
+    bn_windows: int                     # training windows for the final BatchNorm recalibration (0: off)
+    val_windows: int                    # held-out windows of the per-epoch diagnostics, evenly spaced (0: all)
+    validate_every: int                 # held-out diagnostics every n epochs (0: never)
     eval_batch_size: int = 64
-    lr: float = 3e-3
     weight_decay: float = 1e-4
     augment: Augment = field(default_factory=Augment)
     gradient_clip: float = 1.0
@@ -53,9 +59,6 @@ class TrainConfig:
     precision: str | None = None        # None: 'bf16-mixed' on CUDA, '32-true' on CPU
     num_workers: int = 0
     threads: int | None = None          # torch.set_num_threads on CPU (None: leave it)
-    validate_every: int = 1             # held-out diagnostics every n epochs (0: never)
-    val_windows: int = 0                # held-out windows those diagnostics use, evenly spaced (0: all)
-    bn_windows: int = 256               # training windows for the final BatchNorm recalibration (0: off)
     save_checkpoints: bool = True
 
     def __post_init__(self):
@@ -71,14 +74,13 @@ class TrainConfig:
 
     @classmethod
     def from_profile(cls, profile: profiles.Profile, **overrides) -> "TrainConfig":
-        """Approaches 1 and 2's sizes from ``profile``; ``overrides`` replace any field."""
+        """The networks' sizes from ``profile``; ``overrides`` replace any field."""
         if not isinstance(profile, profiles.Profile):
             raise TypeError(f"profile must be a quake_lib.profiles.Profile (got {profile!r}): "
                             "resolve a name once with quake_lib.profiles.get(name)")
-        base = cls(epochs=profile.epochs, windows_per_epoch=profile.windows_per_epoch,
-                   batch_size=profile.batch_size, lr=profile.lr, bn_windows=profile.bn_windows,
-                   val_windows=profile.val_windows, validate_every=profile.validate_every)
-        return replace(base, **overrides)
+        sizes = {f.name: getattr(profile, f.name) for f in fields(cls) if f.default is MISSING
+                 and f.default_factory is MISSING}
+        return cls(**{**sizes, **overrides})
 
     def data_config(self, length: int) -> DataConfig:
         """Training windows as long as the evaluation windows (``length`` samples)."""
@@ -157,37 +159,51 @@ class FoldRun:
     checkpoint: Path | None
 
 
-def fit_fold(rec: Recording, fold: Fold, model_factory, head, cfg: TrainConfig, seed: int,
-             approach: str, eval_windows: Windows, log_dir: Path | None, ckpt_dir: Path | None,
-             label: str | None = None) -> FoldRun:
-    """Train on ``fold``'s training cycles, predict its held-out windows; the per-epoch CSV log goes
-    under ``log_dir`` (None: a temporary folder), the fold's checkpoint into ``ckpt_dir`` (None: none).
-    ``label`` names the fold in the progress shown to a person (default: approach and fold)."""
+@dataclass
+class FoldJob:
+    """One fold's training: what :func:`fit_fold` needs besides the fold itself."""
+
+    rec: Recording
+    model_factory: object
+    head: object
+    cfg: TrainConfig
+    seed: int
+    arm: str
+    approach: str                 # the registered approach the arm belongs to (recorded in each checkpoint)
+    eval_windows: Windows
+    log_dir: Path | None          # per-epoch CSV logs (None: a temporary folder)
+    ckpt_dir: Path | None         # the fold checkpoints (None: none)
+
+
+def fit_fold(job: FoldJob, fold: Fold, label: str | None = None) -> FoldRun:
+    """Train on ``fold``'s training cycles, predict its held-out windows. ``label`` names the fold in the
+    progress shown to a person (default: arm and fold)."""
     t0 = time.perf_counter()
     gc.collect()  # the previous fold's trainer and loaders sit in reference cycles: peak RSS grew per fold
-    fold_seed = int(np.random.SeedSequence([seed, fold.index]).generate_state(1)[0])
+    fold_seed = int(np.random.SeedSequence([job.seed, fold.index]).generate_state(1)[0])
     L.seed_everything(fold_seed, workers=True, verbose=False)
-    with torch_threads(cfg.threads):
-        return _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows,
-                         log_dir, ckpt_dir, t0, label or f"{approach} fold {fold.index}")
+    with torch_threads(job.cfg.threads):
+        run = _fit_fold(job, fold, fold_seed, label or f"{job.arm} fold {fold.index}")
+    run.seconds = time.perf_counter() - t0
+    return run
 
 
-def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, eval_windows, log_dir, ckpt_dir,
-              t0, label):
-    _, test = fold.split(eval_windows)
-    head_ = _fresh_head(head)
+def _fit_fold(job: FoldJob, fold: Fold, fold_seed: int, label: str) -> FoldRun:
+    rec, cfg = job.rec, job.cfg
+    _, test = fold.split(job.eval_windows)
+    head_ = _fresh_head(job.head)
     aux = getattr(head_, "aux", None)  # a head with an auxiliary cycle target needs it in every batch
-    dm = QuakeDataModule(rec, fold.train_cycles, test, cfg.data_config(eval_windows.length), seed=fold_seed,
+    dm = QuakeDataModule(rec, fold.train_cycles, test, cfg.data_config(job.eval_windows.length), seed=fold_seed,
                          aux=aux)
     head_.fit_targets(dm.train_targets())
     if aux is not None:  # its time_to_failure readout needs the training cycles' mean length
         head_.fit_cycle_length(dm.mean_cycle_length())
-    module = QuakeModule(model_factory(head_.n_outputs), head_, scale=dm.scale, lr=cfg.lr,
+    module = QuakeModule(job.model_factory(head_.n_outputs), head_, scale=dm.scale, lr=cfg.lr,
                          weight_decay=cfg.weight_decay, augment=cfg.augment)
     # without an output folder the CSV log still exists, in a temporary folder, for the metrics table
-    tmp = tempfile.TemporaryDirectory(prefix="quake-logs-") if log_dir is None else None
-    log_dir = Path(tmp.name) if tmp is not None else log_dir
-    trainer = make_trainer(cfg, log_dir, name=approach, version=f"fold_{fold.index}", label=label)
+    tmp = tempfile.TemporaryDirectory(prefix="quake-logs-") if job.log_dir is None else None
+    log_dir = Path(tmp.name) if tmp is not None else job.log_dir
+    trainer = make_trainer(cfg, log_dir, name=job.arm, version=f"fold_{fold.index}", label=label)
     trainer.fit(module, datamodule=dm)
     # Lightning hands the module back on the CPU; the recalibration and the held-out predictions run
     # on the device it trained on (a no-op on CPU; on a GPU, ~840 windows per fold of the full recording)
@@ -204,23 +220,23 @@ def _fit_fold(rec, fold, model_factory, head, cfg, fold_seed, seed, approach, ev
     extra = {k: v for k, v in reads.items() if k != head_.default_readout} if len(reads) > 1 else {}
     if extra:
         extra[head_.default_readout] = main
-    oof = evaluation.oof_frame(approach, fold.index, test, main, **extra)
+    oof = evaluation.oof_frame(job.arm, fold.index, test, main, **extra)
     for k, v in aux_reads.items():
         oof[cycle_targets.prediction_column(k)] = np.asarray(v, dtype=np.float64)
     metrics.insert(0, "fold", fold.index)
-    metrics.insert(0, "approach", approach)
+    metrics.insert(0, "arm", job.arm)
     ckpt = None
-    if cfg.save_checkpoints and ckpt_dir is not None and trainer.is_global_zero:
+    if cfg.save_checkpoints and job.ckpt_dir is not None and trainer.is_global_zero:
         # everything load_module needs to rebuild the net from this file alone (see predict.py)
-        meta = {"approach": approach, "fold": fold.index, "seed": seed, "dataset": rec.name,
-                "window_length": int(eval_windows.length), **rebuild_meta(model_factory, head_, module)}
-        ckpt = save_checkpoint(module, Path(ckpt_dir) / f"fold_{fold.index}.pt", meta)
-    return FoldRun(module, oof, metrics, time.perf_counter() - t0, ckpt)
+        meta = {"approach": job.approach, "arm": job.arm, "fold": fold.index, "seed": job.seed, "dataset": rec.name,
+                "window_length": int(job.eval_windows.length), **rebuild_meta(job.model_factory, head_, module)}
+        ckpt = save_checkpoint(module, Path(job.ckpt_dir) / f"fold_{fold.index}.pt", meta)
+    return FoldRun(module, oof, metrics, 0.0, ckpt)
 
 
 @dataclass
 class CVResult:
-    approach: str
+    arm: str
     oof: pd.DataFrame       # OOF predictions, common format (+ prediction_<readout> columns)
     metrics: pd.DataFrame   # per fold and epoch: losses, MAEs, seconds, windows/s
     fold_seconds: list[float]
@@ -235,14 +251,15 @@ class CVResult:
 
 
 def cross_validate(recording: Recording, model_factory, head="binned", folds: list[Fold] | None = None,
-                   profile: profiles.Profile | None = None, seed: int = 0, approach: str | None = None,
-                   eval_windows: Windows | None = None, save: bool = True, config: TrainConfig | None = None,
-                   verbose: bool = True, **overrides) -> CVResult:
+                   profile: profiles.Profile | None = None, seed: int = 0, arm: str | None = None,
+                   approach: str | None = None, eval_windows: Windows | None = None, save: bool = True,
+                   config: TrainConfig | None = None, verbose: bool = True, **overrides) -> CVResult:
     """Train ``model_factory(head.n_outputs)`` on each fold (fixed folds: :func:`evaluation.make_folds`
-    unless given), predict the held-out cycles, and (``save``) write ``oof_<approach>.csv`` and
-    ``metrics_<approach>.csv`` under ``data/<dataset>/results/``. ``overrides`` change fields of the
-    :class:`TrainConfig` built from ``profile`` (e.g. ``epochs=3``); without ``profile`` or ``config``:
-    the default profile.
+    unless given), predict the held-out cycles, and (``save``) write the run of ``arm`` (default:
+    ``<model>_<head>``) of ``approach`` (default: the model's name) under ``data/<dataset>/results/``:
+    ``oof_<arm>.csv``, ``metrics_<arm>.csv``, the fold checkpoints and the run's meta. ``overrides``
+    change fields of the :class:`TrainConfig` built from ``profile`` (e.g. ``epochs=3``); without
+    ``profile`` or ``config``: the default profile.
 
     Saved results appear only when every fold has finished (:class:`quake_lib.evaluation.StagedRun`):
     a run that fails or is interrupted leaves the previous complete ones as they were."""
@@ -254,26 +271,32 @@ def cross_validate(recording: Recording, model_factory, head="binned", folds: li
     evaluation.check_folds(folds, eval_windows)
     head_name = head if isinstance(head, str) else _fresh_head(head).name
     model_name = getattr(model_factory, "model_name", "model")
-    approach = evaluation.check_approach(approach or f"{model_name}_{head_name}")
-    log_dir = paths.results_dir(recording.name, seed) / "logs" if save else None
-    # only rank 0 of a multi-GPU run writes results (the other ranks save nothing, as before)
-    stage = evaluation.StagedRun(recording.name, approach, seed=seed) if save and _is_rank_zero() else None
+    arm = evaluation.check_arm(arm or f"{model_name}_{head_name}")
+    # only rank 0 of a multi-GPU run writes results (the other ranks save nothing)
+    stage = (evaluation.StagedRun(recording.name, arm, approach or model_name, seed, eval_windows.length)
+             if save and _is_rank_zero() else None)
     with stage if stage is not None else contextlib.nullcontext():
+        # the per-epoch logs are staged with the run; several GPUs' processes read rank 0's log, so there
+        # they stay where every rank finds them
+        distributed = "ddp" in trainer_kwargs(cfg)["strategy"]
+        log_dir = (stage.logs if stage is not None and not distributed
+                   else paths.results_dir(recording.name, seed) / "logs" if save else None)
+        job = FoldJob(recording, model_factory, head, cfg, seed, arm, approach or model_name, eval_windows, log_dir,
+                      stage.checkpoints if stage is not None else None)
         runs = []
         for i, fold in enumerate(folds):
-            run = fit_fold(recording, fold, model_factory, head, cfg, seed, approach, eval_windows, log_dir,
-                           stage.checkpoints if stage is not None else None,
-                           label=f"{approach} fold {i + 1}/{len(folds)}")
+            run = fit_fold(job, fold, label=f"{arm} fold {i + 1}/{len(folds)}")
             runs.append(run)
             if verbose:
                 mae = (run.oof["prediction"] - run.oof["target"]).abs().mean()
-                print(f"{approach} fold {fold.index}: MAE {mae:.3f} on {len(run.oof)} windows, "
+                print(f"{arm} fold {fold.index}: MAE {mae:.3f} on {len(run.oof)} windows, "
                       f"{run.seconds:.1f} s", flush=True)
-        res = CVResult(approach, pd.concat([r.oof for r in runs], ignore_index=True),
+        res = CVResult(arm, pd.concat([r.oof for r in runs], ignore_index=True),
                        pd.concat([r.metrics for r in runs], ignore_index=True),
                        [r.seconds for r in runs], [r.checkpoint for r in runs])
         if stage is not None:
-            stage.commit(res.oof, res.metrics)
+            saved = any(r.checkpoint is not None for r in runs)
+            stage.commit(res.oof, res.metrics, meta={} if saved else None)
             res.checkpoints = [stage.final_path(p) for p in res.checkpoints]
     return res
 

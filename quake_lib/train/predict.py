@@ -128,13 +128,6 @@ def read_checkpoint(path: Path) -> dict:
     return ckpt
 
 
-def load_checkpoint(path: Path, module: QuakeModule) -> dict:
-    """Load weights into ``module`` (built like the saved one) with ``weights_only=True``; return meta."""
-    ckpt = read_checkpoint(path)
-    module.load_state_dict(ckpt["state_dict"])
-    return ckpt.get("meta", {})
-
-
 # ---------------------------------------------------------------- rebuilding a module from its checkpoint
 #
 # What a checkpoint's meta must carry to rebuild the module without the code that trained it

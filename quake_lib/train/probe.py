@@ -11,17 +11,20 @@ few iterations as a learning curve only: nothing is chosen by it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
 from .. import evaluation
+from ..atomic import atomic_path
 from ..data.recording import Recording, Windows
 from ..evaluation.folds import Fold
 from ..models.cpc.body import CPCBody, make_readout
 from .data import normalize
 from .heads import BinnedHead
+from .predict import read_checkpoint
 
 
 @torch.inference_mode()
@@ -52,6 +55,7 @@ class ProbeConfig:
 class ProbeResult:
     oof: pd.DataFrame
     curves: pd.DataFrame        # fold, iteration, train_loss, held_out_loss
+    readouts: dict              # fold -> its fitted readout (eval mode)
 
 
 def fit_readout(x: torch.Tensor, y: torch.Tensor, head: BinnedHead, cfg: ProbeConfig, seed: int,
@@ -90,7 +94,7 @@ def probe_cv(train_features: np.ndarray, train_windows: Windows, eval_features: 
                          f"vs {len(eval_windows)})")
     evaluation.check_folds(folds, eval_windows)
     head = BinnedHead()
-    parts, curves = [], []
+    parts, curves, readouts = [], [], {}
     for f in folds:
         tr = np.isin(train_windows.cycles, f.train_cycles)
         te = np.isin(eval_windows.cycles, f.test_cycles)
@@ -100,13 +104,14 @@ def probe_cv(train_features: np.ndarray, train_windows: Windows, eval_features: 
         yh = torch.as_tensor(eval_windows.targets[te], dtype=torch.float32)
         fold_seed = int(np.random.SeedSequence([seed, f.index]).generate_state(1)[0])
         readout, rows = fit_readout(x, y, head, cfg, fold_seed, xh, yh)
+        readouts[f.index] = readout
         with torch.no_grad():
             reads = {k: v.numpy() for k, v in head.readouts(readout(xh)).items()}
         main = reads.pop(head.default_readout)
         parts.append(evaluation.oof_frame(approach, f.index, eval_windows.subset(te), main,
                                           **reads, **{head.default_readout: main}))
         curves += [{"fold": f.index, **r} for r in rows]
-    return ProbeResult(pd.concat(parts, ignore_index=True), pd.DataFrame(curves))
+    return ProbeResult(pd.concat(parts, ignore_index=True), pd.DataFrame(curves), readouts)
 
 
 def locate(grid: Windows, windows: Windows) -> np.ndarray:
@@ -119,3 +124,25 @@ def locate(grid: Windows, windows: Windows) -> np.ndarray:
         raise ValueError("the evaluation windows are not all on the training grid; use a stride that divides "
                          f"{evaluation.EVAL_STRIDE}")
     return idx
+
+
+def save_readout(readout: torch.nn.Module, path: Path) -> Path:
+    """A fitted readout's weights (and its standardization's statistics), atomically; plain tensors
+    only, so that :func:`load_readout` reads it with ``weights_only=True``."""
+    state = {k: v.detach().cpu() for k, v in readout.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": state}, tmp)
+    return Path(path)
+
+
+def load_readout(path: Path, meta: dict) -> torch.nn.Module:
+    """A readout saved by :func:`save_readout`, rebuilt from its run's ``meta`` (kind, n_features,
+    hidden, dropout), in eval mode."""
+    state = read_checkpoint(path)["state_dict"]
+    readout = make_readout(meta["n_features"], BinnedHead().n_outputs, meta["kind"], meta["hidden"], meta["dropout"])
+    try:
+        readout.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{path}: its weights do not fit the probe its run describes "
+                         f"({str(e).splitlines()[0][:120]}); train the approach again") from None
+    return readout.eval()

@@ -18,6 +18,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from .fit import torch_threads
@@ -172,27 +175,21 @@ def pretrain_contrastive(make_model: Callable[[], nn.Module], sequence: np.ndarr
 
 
 @dataclass
-class Ridge:
-    """Ridge regression on standardized features (closed form): the linear probe."""
+class RidgeProbe:
+    """A fitted :func:`fit_ridge`: standardization, then ridge regression."""
 
-    mean: np.ndarray
-    sd: np.ndarray
-    coef: np.ndarray
-    intercept: np.ndarray
+    model: Pipeline
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return ((np.asarray(x, np.float64) - self.mean) / self.sd) @ self.coef + self.intercept
+        """``(n, n_targets)``, also for one target (scikit-learn returns ``(n,)`` then)."""
+        return self.model.predict(np.asarray(x, np.float64)).reshape(len(x), -1)
 
 
-def fit_ridge(x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> Ridge:
-    """``alpha`` is per row (the penalty is ``alpha * n_rows``), so it means the same for any table size."""
+def fit_ridge(x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> RidgeProbe:
+    """Ridge regression on standardized features (population sd; a constant column is left unscaled),
+    the intercept unpenalized: the linear probe. ``alpha`` is per row (the penalty is ``alpha * n_rows``),
+    so it means the same for any table size."""
+    # float64 throughout: the histories come as float32, which the scaler and the solver would keep
     x = np.asarray(x, np.float64)
-    y = np.asarray(y, np.float64)
-    y = y[:, None] if y.ndim == 1 else y
-    mean, sd = x.mean(0), x.std(0)
-    sd = np.where(sd > 0, sd, 1.0)
-    xs = (x - mean) / sd
-    ym = y.mean(0)
-    a = xs.T @ xs + alpha * len(x) * np.eye(x.shape[1])
-    coef = np.linalg.solve(a, xs.T @ (y - ym))
-    return Ridge(mean, sd, coef, ym)
+    model = make_pipeline(StandardScaler(), Ridge(alpha=alpha * len(x), solver="cholesky"))
+    return RidgeProbe(model.fit(x, np.asarray(y, np.float64)))

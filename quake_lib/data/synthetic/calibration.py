@@ -12,7 +12,7 @@ the one window containing the main shock (weight: one window's span). Weighted m
 weighted correlation then estimate what consecutive segments would give, including the rare burst
 windows that dominate the std/time_to_failure correlation (-0.22 with them, -0.41 without).
 
-Targets (issue 3): medians of std and q99 within 20% of the real ones in every bin, kurtosis within
+Targets: medians of std and q99 within 20% of the real ones in every bin, kurtosis within
 a factor of 2, spectral peak between 200 and 300 kHz, correlation of std with time_to_failure within
 0.1 of the real one.
 """

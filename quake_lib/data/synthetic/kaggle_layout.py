@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...atomic import clean_stale, hidden_sibling, replace_dir, write_csv
+from ...atomic import clean_stale, hidden_sibling, replace_dir, write_csv, write_text
 from ...constants import SEGMENT_LENGTH
 from ...progress import bar as progress_bar
 from .. import datasets, kaggle
@@ -97,14 +97,15 @@ def test_segments(cfg: SyntheticConfig, length: int = SEGMENT_LENGTH):
 
 
 def write_test_side(directory, tcfg: SyntheticConfig, seg_ids: np.ndarray, length: int = SEGMENT_LENGTH,
-                    progress: bool = False) -> np.ndarray:
+                    progress: bool = False, extra: dict[str, str] | None = None) -> np.ndarray:
     """Write ``directory/test/`` (one ``seg_id.csv`` per segment of the recording ``tcfg``, streamed,
     in order), ``sample_submission.csv`` and the hidden ``test_labels.csv``; return the targets in
     segment order.
 
     ``test/`` is built in a hidden sibling and swapped in whole at the end, so a crash leaves the
     previous folder or the new one, never a mix (what a killed run left is removed first); any
-    previous segments go with the old folder, so none is scored by mistake."""
+    previous segments go with the old folder, so none is scored by mistake. ``extra``: more files
+    (name -> text) written into the new folder before the swap, so that they arrive with it."""
     directory = Path(directory)
     test_dir = directory / "test"
     directory.mkdir(parents=True, exist_ok=True)
@@ -124,6 +125,8 @@ def write_test_side(directory, tcfg: SyntheticConfig, seg_ids: np.ndarray, lengt
         if done < len(seg_ids):
             raise RuntimeError(f"the test period (seed {tcfg.seed}, {tcfg.n_cycles} cycles) holds {done:,} "
                                f"segments of {length:,} rows; expected {len(seg_ids):,}")
+        for name, text in (extra or {}).items():
+            write_text(partial / name, text)
         replace_dir(partial, test_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

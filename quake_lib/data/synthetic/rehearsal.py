@@ -1,6 +1,6 @@
 """A full-size rehearsal of the real-data path: Kaggle's files at Kaggle's size, from the generator.
 
-``python -m quake_lib rehearsal DIR`` writes, outside the repository (issue 18)::
+``python -m quake_lib rehearsal DIR`` writes, outside the repository::
 
     DIR/train.csv               ~629 M rows, ~10 GB: density 1 (every 4 MHz sample) and the real cycle
                                 list: a 1.47 s head, the 15 real cycle lengths between 16 failures, the
@@ -10,6 +10,12 @@
     DIR/test_labels.csv          the hidden truth (scoring only)
     DIR/rehearsal.json           what was written, from what, in how long; written last, so its
                                  presence means the set is complete (a rerun then does nothing)
+    DIR/test/.rehearsal.json     the segment files the rehearsal wrote into test/: written first, it
+                                 marks the folder as the rehearsal's even when a run stopped early
+
+A folder holding files the rehearsal did not write (the real Kaggle files, say) is refused; with
+``force`` those in the way are moved to ``DIR/replaced-<time>/``: nothing the rehearsal did not
+create is ever overwritten or deleted.
 
 so that ``ingest``, ``make report`` and ``submit`` can be run and timed on data as big as the real
 ones. Nothing goes under ``data/``: ingesting ``DIR/train.csv`` is the user's next step.
@@ -30,6 +36,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +64,10 @@ from .kaggle_layout import segment_ids, test_period_config, write_test_side
 
 MANIFEST = "rehearsal.json"
 OUTPUTS = ("train.csv", "test", "sample_submission.csv", "test_labels.csv")
+SEGMENTS_MARK = ".rehearsal.json"  # in test/: {"segments": [file names]}, what the rehearsal wrote there
+REPLACED = "replaced-"             # + time: files of the user's that were in the way of a forced run
+# what a killed run of this command leaves: hidden siblings of its outputs (atomic.py's names)
+_LEFTOVER = re.compile(rf"^\.({'|'.join(map(re.escape, (*OUTPUTS, MANIFEST)))})\.(tmp|partial|old)-\d+$")
 # Fewer rows than this and a 4,096-row block spans over a second of label time: the shortest real
 # cycle (7.06 s) would hold only a few blocks, and the file would no longer have the real shape.
 MIN_TRAIN_ROWS = 500_000
@@ -148,6 +160,88 @@ def check_space(directory: Path, needed: int) -> None:
                          f"{needed / 1e9:.1f} GB (train.csv and test/). Free some space or pick another directory")
 
 
+def own_segments(directory: Path) -> set[str] | None:
+    """The file names in ``directory/test/`` that the rehearsal wrote, or None when nothing in
+    ``directory`` says a rehearsal was written there (then every file in it is the user's)."""
+    try:
+        return set(json.loads((directory / "test" / SEGMENTS_MARK).read_text(encoding="utf-8"))["segments"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:  # a rehearsal complete before the mark existed: its segments follow from its spec
+        spec = RehearsalSpec(**json.loads((directory / MANIFEST).read_text(encoding="utf-8"))["spec"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {f"{sid}.csv" for sid in segment_ids(spec.test_config().seed, spec.test_segments)}
+
+
+def foreign_files(directory: Path) -> list[Path]:
+    """What in ``directory`` the rehearsal did not write: everything (its own killed runs' hidden
+    leftovers aside) when it holds no rehearsal, else the files in ``test/`` that are not its
+    segments (a swap of ``test/`` would delete them)."""
+    if not directory.is_dir():
+        return []
+    ours = own_segments(directory)
+    if ours is None:
+        return sorted(p for p in directory.iterdir() if not _LEFTOVER.match(p.name))
+    test = directory / "test"
+    return sorted(p for p in test.iterdir() if p.name not in ours | {SEGMENTS_MARK}) if test.is_dir() else []
+
+
+def check_foreign(directory: Path, force: bool) -> list[Path]:
+    """The user's files that writing the rehearsal would overwrite or delete (to be moved aside,
+    ``force``); without ``force`` any file the rehearsal did not write is refused."""
+    foreign = foreign_files(directory)
+    if foreign and not force:
+        names = [str(p.relative_to(directory)) + ("/" if p.is_dir() else "") for p in foreign]
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")
+        why = f"no {MANIFEST}" if own_segments(directory) is None else f"not listed in test/{SEGMENTS_MARK}"
+        raise ValueError(f"{directory}: holds {shown}, which the rehearsal did not write ({why}); expected a "
+                         "new or empty directory or an earlier rehearsal's (--force writes anyway and moves "
+                         f"what is in the way to {directory / REPLACED}<time>/; nothing is deleted)")
+    return [p for p in foreign if p.parent != directory or p.name in OUTPUTS]
+
+
+def move_aside(directory: Path, files: list[Path], log=print) -> Path | None:
+    """Move ``files`` (inside ``directory``) to ``directory/replaced-<time>/``, same relative paths."""
+    if not files:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    dest, k = directory / f"{REPLACED}{stamp}", 1
+    while dest.exists():
+        k += 1
+        dest = directory / f"{REPLACED}{stamp}-{k}"
+    for p in files:
+        target = dest / p.relative_to(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(p, target)  # same file system: nothing is copied, nothing can be half-moved
+    log(f"moved {', '.join(str(p.relative_to(directory)) for p in files)} (not written by the rehearsal) "
+        f"to {dest}")
+    return dest
+
+
+def _mark_test_folder(directory: Path) -> bool:
+    """Make sure ``test/`` carries the mark that says which files in it are the rehearsal's (before
+    anything is written, so that a run stopped at any point leaves a folder it recognizes); return
+    whether ``test/`` was made for it."""
+    test = directory / "test"
+    if (test / SEGMENTS_MARK).exists():
+        return False
+    made = not test.exists()
+    test.mkdir(exist_ok=True)
+    write_text(test / SEGMENTS_MARK, json.dumps({"segments": sorted(own_segments(directory) or ())}) + "\n")
+    return made
+
+
+def _unmark_if_alone(directory: Path) -> None:
+    """Remove a ``test/`` made only for the mark when nothing else was written (a run that failed
+    early leaves the folder as it found it)."""
+    test = directory / "test"
+    if [p.name for p in test.iterdir()] == [SEGMENTS_MARK] and not any(
+            (directory / f).exists() for f in OUTPUTS if f != "test"):
+        (test / SEGMENTS_MARK).unlink()
+        test.rmdir()
+
+
 def is_complete(directory: Path, spec: RehearsalSpec) -> dict | None:
     """The manifest of a finished rehearsal with this spec and generator in ``directory``, else None."""
     try:
@@ -196,11 +290,24 @@ def write_rehearsal(directory, spec: RehearsalSpec = RehearsalSpec(), inside_rep
                                done["test_segments"], done["test_mean_time_to_failure"], done["seconds"],
                                skipped=True)
     sched = train_schedule(spec)
-    cfg, tcfg = spec.config(), spec.test_config()
-    rows = recording_rows(cfg, sched)
+    rows = recording_rows(spec.config(), sched)
+    in_the_way = check_foreign(directory, force)
     check_space(directory, estimated_bytes(rows, spec.test_segments))
     directory.mkdir(parents=True, exist_ok=True)
+    move_aside(directory, in_the_way, log)
+    made_test = _mark_test_folder(directory)
     (directory / MANIFEST).unlink(missing_ok=True)  # from here on the set is incomplete
+    try:
+        return _write_all(directory, spec, sched, progress, log)
+    except BaseException:
+        if made_test:
+            _unmark_if_alone(directory)
+        raise
+
+
+def _write_all(directory: Path, spec: RehearsalSpec, sched, progress: bool, log) -> RehearsalResult:
+    cfg, tcfg = spec.config(), spec.test_config()
+    rows = recording_rows(cfg, sched)
     n_failures = int((sched.label_failures < sched.t_end).sum())
     log(f"writing {directory / 'train.csv'}: {rows:,} rows at density {spec.density:.4g}, {n_failures} failures "
         f"(~{rows * TRAIN_ROW_BYTES / 1e9:.2f} GB)")
@@ -208,8 +315,9 @@ def write_rehearsal(directory, spec: RehearsalSpec = RehearsalSpec(), inside_rep
     rows, n_bytes = write_train_csv(directory / "train.csv", spec, sched, progress)
     t1 = time.perf_counter()
     log(f"writing {directory / 'test'}: {spec.test_segments:,} segments of {SEGMENT_LENGTH:,} rows")
-    targets = write_test_side(directory, tcfg, segment_ids(tcfg.seed, spec.test_segments), SEGMENT_LENGTH,
-                              progress)
+    ids = segment_ids(tcfg.seed, spec.test_segments)
+    mark = json.dumps({"segments": sorted(f"{sid}.csv" for sid in ids)}) + "\n"
+    targets = write_test_side(directory, tcfg, ids, SEGMENT_LENGTH, progress, extra={SEGMENTS_MARK: mark})
     seconds = {"train": round(t1 - t0, 1), "test": round(time.perf_counter() - t1, 1)}
     result = RehearsalResult(directory, rows, n_failures, n_bytes, len(targets), float(targets.mean()), seconds)
     manifest = {"spec": spec.to_dict(), "generator_version": GENERATOR_VERSION,
@@ -222,7 +330,7 @@ def write_rehearsal(directory, spec: RehearsalSpec = RehearsalSpec(), inside_rep
 
 
 def next_commands(directory, name: str = "rehearsal") -> list[str]:
-    """What to run on the files, in order (the measurements of issue 18), so that nothing lands in the
+    """What to run on the files, in order (what benchmarks/README.md measured), so that nothing lands in the
     repository: the ingested dataset (~3.8 GB of .npy) under ``DIR/data`` through ``QUAKE_DATA_DIR``, the
     executed notebooks and their HTML under ``DIR`` (``make report DATASET=...`` would write over the
     committed ``notebooks/`` and ``reports/``), the submission file in ``DIR``."""
@@ -230,11 +338,11 @@ def next_commands(directory, name: str = "rehearsal") -> list[str]:
     paths.check_name(name)
     return [f"export QUAKE_DATA_DIR={d / 'data'}",
             f"python -m quake_lib ingest {d / 'train.csv'} --name {name}",
-            f"ln -s {d / 'test'} {d / 'data' / (name + '_test')}   # chapter 5 pre-trains on the test segments",
+            f"ln -s {d / 'test'} {d / 'data' / (name + '_test')}   # the CPC approach pre-trains on the test segments",
             f"python -m quake_lib report --dataset {name} --output-dir {d / 'notebooks'} --html-dir {d / 'reports'}"
             f"   # = make report DATASET={name}, without writing over notebooks/ and reports/",
-            f"python -m quake_lib submit --approach lightgbm --dataset {name} --test-dir {d / 'test'} "
-            f"--output {d / 'submission_lightgbm.csv'}   # scored against test_labels.csv; likewise each approach"]
+            f"python -m quake_lib submit --arm lightgbm --dataset {name} --test-dir {d / 'test'} "
+            f"--output {d / 'submission_lightgbm.csv'}   # scored against test_labels.csv; likewise each arm"]
 
 
 def expected_sizes(spec: RehearsalSpec = RehearsalSpec()) -> dict:

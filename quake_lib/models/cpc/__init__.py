@@ -1,4 +1,4 @@
-"""Approach 3's networks: Contrastive Predictive Coding (van den Oord et al., 2018) on the raw signal.
+"""The networks of Contrastive Predictive Coding (van den Oord et al., 2018) on the raw signal.
 
 The idea: learn a representation without labels by making it predictive. An encoder turns the
 signal into one latent ``z_t`` per 64 us (:mod:`.encoder`), a GRU summarizes ``z_1..z_t`` into a
@@ -10,7 +10,7 @@ so a head on the pooled contexts (:mod:`.body`, model ``"cpc"`` of :data:`quake_
 should need few labels. :mod:`.model` holds the whole pre-training network and its weight files.
 
 Training lives in :mod:`quake_lib.train.contrastive` (pre-training) and :mod:`quake_lib.train.probe`
-(probes on frozen features); what chapter 5 runs, in :mod:`quake_lib.approaches.cpc`.
+(probes on frozen features); the approach that runs them, :mod:`quake_lib.approaches.cpc`.
 """
 from .autoregressive import ARConfig, Autoregressive
 from .body import CPCBody, CPCBodyConfig, pool_contexts

@@ -1,7 +1,7 @@
 """CPC encoder: raw normalized samples -> a sequence of latent vectors ``z`` (one per ``stride`` samples).
 
 Front end (fixed, not learned): the real spectrum holds almost no power above ~1 MHz, so the same
-windowed-sinc low-pass + decimation as approach 1 (:class:`quake_lib.models.wavenet.Decimator`)
+windowed-sinc low-pass + decimation as the WaveNet (:class:`quake_lib.models.wavenet.Decimator`)
 divides every later layer's cost by ``decimate`` for free.
 
 Input range: with the fixed-scale normalization of :mod:`quake_lib.train.data` the background has

@@ -1,5 +1,5 @@
-"""Chapter 7, section 3, continued: Laurenti et al.'s evaluation protocol beside leave-cycles-out, and
-transfer between the two lab runs. Every model is trained by :func:`quake_lib.approaches.lab_runs.fit_arm`,
+"""Laurenti et al.'s evaluation protocol beside leave-cycles-out, and
+transfer between the two lab runs. Every model is trained by :func:`quake_lib.studies.lab_study.fit_arm`,
 the one place an arm is trained (see that module for the arms, the folds and the inputs)."""
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import r2_score
 
 from .. import progress
 from ..data.lab_runs import TARGETS, LabRun
 from ..evaluation.folds import cycle_folds
 from ..features.lab_history import MinMax, fit_input_scale, full_history, history_features, history_tensor
 from ..profiles import RealSizes
-from .lab_runs import Table, cross_validate_run, fit_arm, fold_seed, gbm_arm, make_table, r2, rows_of
+from .lab_study import Table, cross_validate_run, fit_arm, fold_seed, gbm_arm, make_table, rows_of
 
 # --- Laurenti et al.'s protocol beside leave-cycles-out ----------------------------------------------
 PROTOCOLS = {
@@ -85,7 +86,8 @@ def laurenti_protocol(run: LabRun, sizes: RealSizes, seed: int = 0, models=None)
     for (model, protocol), part in predictions.groupby(["model", "protocol"], sort=False):
         err = (part["prediction"] - part["target"]).abs()
         per_fold = err.groupby(part["fold"]).mean()
-        table.append({"model": model, "protocol": protocol, "r2": r2(part["target"], part["prediction"]),
+        table.append({"model": model, "protocol": protocol,
+                      "r2": r2_score(part["target"], part["prediction"], force_finite=False),
                       "mae": per_fold.mean(), "mae_sd": per_fold.std(ddof=1) if len(per_fold) > 1 else np.nan,
                       "n": len(part), "description": PROTOCOLS[protocol]})
     return ProtocolResult(pd.DataFrame(table), predictions)
@@ -123,7 +125,8 @@ def transfer(run_a: LabRun, run_b: LabRun, sizes: RealSizes, seed: int = 0, arms
                 y = tables[dst].y[:, j]
                 mine = own[dst].summary.loc[(arm, t)]
                 rows.append({"arm": arm, "target": t, "trained_on": src, "scored_on": dst,
-                             "mae": float(np.abs(pred[:, j] - y).mean()), "r2": r2(y, pred[:, j]),
+                             "mae": float(np.abs(pred[:, j] - y).mean()),
+                             "r2": r2_score(y, pred[:, j], force_finite=False),
                              "corr": float(np.corrcoef(y, pred[:, j])[0, 1]) if pred[:, j].std() > 0 else np.nan,
                              "own_mae_mean": mine["mae_mean"], "own_mae_sd": mine["mae_sd"], "own_r2": mine["r2"]})
     return pd.DataFrame(rows)

@@ -1,5 +1,5 @@
-"""Chapter 7, section 3: the lab runs p4581 and p5198, their arms and leave-cycles-out cross-validation
-(Laurenti et al.'s protocol and the transfer between runs: :mod:`quake_lib.approaches.lab_protocols`).
+"""The lab runs p4581 and p5198, their arms and leave-cycles-out cross-validation
+(Laurenti et al.'s protocol and the transfer between runs: :mod:`quake_lib.studies.lab_protocols`).
 
 Targets: time to start of failure, time to end of failure, shear stress (:data:`TARGETS`). Every arm is
 scored on the same rows: those with the networks' full history (``sizes.net_history_s``, 70 rows), so
@@ -16,7 +16,7 @@ held-out rows' variance enters the two numbers per channel (median and IQR over 
 run), no label does. CPC is pre-trained in each fold on the variance of the rows outside the held-out
 cycles only (crops never reach into them; ``cpc_pretrain="run"`` pre-trains once on the whole run
 instead, ~1/5 of the cost, transductive: the held-out cycles' inputs, not their labels, shape the
-encoder), like chapter 5, whose unlabeled segments are disjoint from every held-out cycle.
+encoder), like the CPC approach, whose unlabeled segments are disjoint from every held-out cycle.
 
 :func:`fit_arm` is the one place an arm is trained, shared by cross-validation, the protocol study and
 the transfer.
@@ -27,15 +27,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import r2_score
 
 from .. import progress
+from ..approaches.lightgbm import LgbmConfig
 from ..data.lab_runs import ROW_SECONDS, TARGETS, LabRun
 from ..evaluation.folds import cycle_folds
 from ..features.lab_history import InputScale, fit_input_scale, full_history, history_features, history_tensor
 from ..models.lab_nets import CausalCNN, CausalCNNConfig, LabCPC, LabCPCConfig, LaurentiLSTM
 from ..profiles import RealSizes
 from ..train.sequence_fit import SequenceFitConfig, encode, fit_ridge, fit_sequence_model, pretrain_contrastive
-from .lightgbm import LgbmConfig
 
 RIDGE_ALPHA = 1e-2        # per row, on standardized features: the same probe for CPC and the raw history
 CPC_CROPS_PER_EPOCH = 256
@@ -154,14 +155,9 @@ def pretrain_cpc(z: np.ndarray, sizes: RealSizes, seed: int, allowed: np.ndarray
                                 crops_per_epoch=CPC_CROPS_PER_EPOCH, allowed=allowed)
 
 
-def r2(target, prediction) -> float:
-    target, prediction = np.asarray(target, float), np.asarray(prediction, float)
-    return float(1 - ((target - prediction) ** 2).sum() / ((target - target.mean()) ** 2).sum())
-
-
 def oof_rows(arm: str, fold: int, table: Table, pred: np.ndarray, targets=TARGETS) -> pd.DataFrame:
     """Rows in the project's OOF format (``start`` = row index) plus ``target_name``."""
-    parts = [pd.DataFrame({"approach": arm, "fold": fold, "cycle": table.cycles, "start": table.rows,
+    parts = [pd.DataFrame({"arm": arm, "fold": fold, "cycle": table.cycles, "start": table.rows,
                            "target": table.y[:, j], "prediction": pred[:, j], "target_name": t})
              for j, t in enumerate(targets)]
     return pd.concat(parts, ignore_index=True)
@@ -170,11 +166,12 @@ def oof_rows(arm: str, fold: int, table: Table, pred: np.ndarray, targets=TARGET
 def summary_table(oof: pd.DataFrame) -> pd.DataFrame:
     """Per arm and target: MAE per fold (mean, sd), pooled MAE, R^2 pooled over held-out rows, rows."""
     out = []
-    for (arm, target), part in oof.groupby(["approach", "target_name"], sort=False):
+    for (arm, target), part in oof.groupby(["arm", "target_name"], sort=False):
         per_fold = (part["prediction"] - part["target"]).abs().groupby(part["fold"]).mean()
         out.append({"arm": arm, "target": target, "mae_mean": per_fold.mean(), "mae_sd": per_fold.std(ddof=1),
                     "mae_pooled": (part["prediction"] - part["target"]).abs().mean(),
-                    "r2": r2(part["target"], part["prediction"]), "n": len(part)})
+                    # force_finite=False: R^2 of a constant target is undefined (nan or -inf), not 0 or 1
+                    "r2": r2_score(part["target"], part["prediction"], force_finite=False), "n": len(part)})
     return pd.DataFrame(out).set_index(["arm", "target"])
 
 

@@ -1,4 +1,4 @@
-"""Chapter 7, sections 1-2: the real LANL segment table (:mod:`quake_lib.data.lanl_stats`).
+"""The real LANL segment table (:mod:`quake_lib.data.lanl_stats`).
 
 - :func:`real_references`: leave-one-cycle-out constant and LightGBM on the real table (the published
   references of ``../shared/lanl/README.md``: 3.06 and 2.34 pooled / 2.26 averaged per cycle);
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import evaluation
+from ..approaches.lightgbm import LgbmConfig
 from ..constants import SEGMENT_LENGTH
 from ..data import cycle_targets, datasets, ingest
 from ..data.lanl_stats import COLUMNS, cycle_lengths, straddling
@@ -30,7 +31,6 @@ from ..data.recording import Recording, Windows
 from ..evaluation.compare import TTF_EDGES, error_by_ttf
 from ..features.segment_stats import MODEL_FEATURES, window_segment_stats
 from ..profiles import RealSizes
-from .lightgbm import LgbmConfig
 
 FEATURES = list(MODEL_FEATURES)
 
@@ -233,9 +233,9 @@ def by_position(oof: pd.DataFrame, lengths: pd.DataFrame, parts: int = 3) -> pd.
     labels = [f"{100 * k / parts:.0f}-{100 * (k + 1) / parts:.0f}% of the cycle" for k in range(parts)]
     b = pd.cut(elapsed, bins=np.linspace(0.0, 1.0, parts + 1), labels=labels, include_lowest=True)
     d = oof.assign(position=b, err=(oof["prediction"] - oof["target"]).abs()).dropna(subset=["position"])
-    out = d.pivot_table(index="position", columns="approach", values="err", aggfunc="mean", observed=False,
+    out = d.pivot_table(index="position", columns="arm", values="err", aggfunc="mean", observed=False,
                         sort=False)
-    out = out[[a for a in dict.fromkeys(oof["approach"]) if a in out.columns]]
+    out = out[[a for a in dict.fromkeys(oof["arm"]) if a in out.columns]]
     out.insert(0, "n", d.drop_duplicates("start").groupby("position", observed=False).size())
     out.columns.name = None
     return out

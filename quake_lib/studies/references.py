@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import evaluation
+from ..approaches import constant, lightgbm, registry
 from ..data.recording import Recording
 from ..evaluation.folds import Fold
-from . import constant, lightgbm, registry
 
 
 def reference_oofs(rec: Recording, folds: list[Fold], seed: int = 0,
@@ -31,8 +31,8 @@ def reference_oofs(rec: Recording, folds: list[Fold], seed: int = 0,
         if df is not None:
             notes.append(f"{name}: saved OOF file")
         else:
-            df = (constant.cross_validate(rec, folds, save=False) if name == "constant"
-                  else lightgbm.cross_validate(rec, folds, seed=seed, save=False).oof)
+            df = (constant.cross_validate(rec, folds, save=False).oof if name == "constant"
+                  else lightgbm.cross_validate(rec, folds, seed=seed, arms=(name,), save=False).oof)
             notes.append(f"{name}: computed here on the same folds (seed {seed})")
         frames.append(df)
     for name in others:
@@ -54,3 +54,11 @@ def reference_frame(rec: Recording, folds: list[Fold], chapter: int, seed: int =
         if note.endswith("left out"):
             print(note)
     return pd.concat(frames, ignore_index=True)
+
+
+def earlier_arms(rec: Recording, folds: list[Fold], chapter: int,
+                 seed: int = 0) -> tuple[list[pd.DataFrame], list[str]]:
+    """The baselines and every arm of the approaches of earlier chapters, on ``folds``, with a note per
+    source (:func:`reference_oofs`)."""
+    others = [a for a in registry.arms(before_chapter=chapter) if a not in registry.baselines()]
+    return reference_oofs(rec, folds, seed, others)
