@@ -175,9 +175,9 @@ def _check_output(output: Path, intervals: bool, test_dir: Path, sample_path: Pa
     for path in [output, *([intervals_path(output)] if intervals else [])]:
         where = path.resolve()
         if where in read or where.parent == test_dir.resolve() or where == test_dir.resolve():
-            what = "the test folder" if where.parent == test_dir.resolve() or where == test_dir.resolve() else \
-                "the sample submission" if where == read[0] else "the labels"
-            raise ValueError(f"--output {output}: {path} is in {what} this submission reads; expected a path "
+            what = ("is in the test folder" if where.parent == test_dir.resolve() or where == test_dir.resolve()
+                    else "is the sample submission" if where == read[0] else "is the labels file")
+            raise ValueError(f"--output {output}: {path} {what} this submission reads; expected a path "
                              "outside the test folder, other than the sample submission and the labels")
 
 

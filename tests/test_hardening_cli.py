@@ -17,6 +17,7 @@ import pytest
 from conftest import leftovers, snapshot
 
 from quake_lib import atomic, paths
+from quake_lib import evaluation as ev
 from quake_lib.cli import main
 from quake_lib.constants import SAMPLE_RATE_HZ
 from quake_lib.data import csv_parse, datasets, kaggle, lab_runs, lanl_stats, store
@@ -24,6 +25,7 @@ from quake_lib.data.ingest import ingest
 from quake_lib.data.synthetic import rehearsal as rh
 from quake_lib.report import execute as report
 from quake_lib.report import preflight
+from quake_lib.train.module import QuakeModule
 
 HEADER = "acoustic_data,time_to_failure\n"
 # a subprocess that should answer at once gets this long; a hang fails the test instead of the suite
@@ -334,6 +336,11 @@ def test_row09_a_file_where_a_folder_belongs_is_one_line(tmp_path, capsys, no_ke
 
 # ---------------------------------------------------------------- row 11: Ctrl-C is one line and exit code 130
 
+def _deliver_ctrl_c():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+
+
 def test_row11_ctrl_c_during_ingest_is_one_line_and_changes_nothing(data_dir, tmp_path):
     ingest(train_csv(tmp_path / "train.csv"), name="t", log=quiet)
     before = snapshot(data_dir / "t")
@@ -348,9 +355,12 @@ def test_row11_ctrl_c_during_ingest_is_one_line_and_changes_nothing(data_dir, tm
             "store.RecordingWriter.append = slow\n"
             "sys.exit(main(sys.argv[1:]))\n")
     src = train_csv(tmp_path / "other.csv", rows=3_000)
+    # a user's shell starts the command with Ctrl-C delivered; this test process may not (an earlier test's
+    # library may have ignored or blocked SIGINT), and an ignored or blocked signal stays so across exec
     p = subprocess.Popen([sys.executable, "-c", code, "ingest", str(src), "--name", "t", "--force", "--no-progress"],
                          cwd=paths.ROOT, env={**os.environ, "QUAKE_DATA_DIR": str(data_dir)},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_deliver_ctrl_c)
     try:
         assert p.stderr.readline() == "writing\n"
         p.send_signal(signal.SIGINT)
@@ -372,6 +382,23 @@ def test_row11_ctrl_c_during_train_is_one_line(data_dir, capsys, monkeypatch):
         pytest.fail("the interrupt escaped main() as a traceback")
     assert rc == 130
     assert "interrupted; what was being written was discarded" in one_line_error(capsys.readouterr().err)
+
+
+def test_row11_ctrl_c_inside_a_network_training_is_one_line(data_dir, capsys, monkeypatch):
+    """Lightning catches the interrupt during fit and exits with status 1: it must reach main() as an interrupt."""
+    def interrupted(self, *a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(QuakeModule, "training_step", interrupted)
+    try:
+        rc = main(["train", "--approach", "wave_cnn", "--arms", "wave_cnn_regression", "--dataset", "quick",
+                   "--profile", "quick", "--folds", "2", "--no-progress"])
+    except (KeyboardInterrupt, SystemExit) as e:
+        pytest.fail(f"the interrupt escaped main() as {type(e).__name__}")
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert rc == 130
+    assert "interrupted; what was being written was discarded" in one_line_error(capsys.readouterr().err)
+    assert not ev.oof_path("quick", "wave_cnn_regression").exists()
 
 
 # ---------------------------------------------------------------- row 12: a damaged archive's byte count is right

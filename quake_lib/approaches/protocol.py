@@ -158,7 +158,7 @@ def _commit_lock(dataset: str, arm: str, seed: int):
     if not os.access(folder, os.W_OK):  # results a user may only read: no run can commit there either
         yield
         return
-    with exclusive_lock(folder / f".{arm}.lock", what=f"the results of arm {arm!r}", log=_say):
+    with exclusive_lock(folder / f".{arm}.lock", what=f"the run of arm {arm!r}", log=_say):
         yield
 
 

@@ -93,7 +93,7 @@ class StagedRun:
         if meta is not None:
             write_text(self.checkpoints / RUN_META, json.dumps(self.meta(**meta), indent=1))
         with atomic.exclusive_lock(self.target.parent / f".{self.arm}.lock",
-                                   what=f"the results of arm {self.arm!r}"):
+                                   what=f"the run of arm {self.arm!r}"):
             if self.logs.is_dir():
                 for run_logs in self.logs.iterdir():  # <name>/<version>/metrics.csv, as Lightning writes them
                     atomic.replace_dir(run_logs, results_dir(self.dataset, self.seed) / "logs" / run_logs.name)

@@ -32,7 +32,7 @@ from ..models.cpc import CPCConfig, CPCNet, pool_contexts
 from ..profiles import PretrainConfig
 from ..quiet import quiet
 from .data import normalize, robust_scale
-from .fit import TrainConfig, make_trainer, torch_threads
+from .fit import TrainConfig, fit_trainer, make_trainer, torch_threads
 from .metrics import read_metrics
 from .module import one_cycle
 
@@ -190,7 +190,7 @@ def pretrain(segments: np.ndarray, config: CPCConfig = CPCConfig(), cfg: Pretrai
             trainer = make_trainer(tcfg, Path(tmp.name) if tmp else Path(log_dir), name=name,
                                    version=f"seed_{seed}", label=f"{name} pre-training")
             data = CropData(draw, val_x, cfg, seed)
-            trainer.fit(module, datamodule=data)
+            fit_trainer(trainer, module, data)
             metrics = read_metrics(trainer.logger.log_dir)
     finally:
         if tmp is not None:

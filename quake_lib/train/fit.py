@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -141,6 +142,19 @@ def make_trainer(cfg: TrainConfig, log_dir: Path | None, name: str = "run", vers
         deterministic="warn", use_distributed_sampler=True, default_root_dir=root_dir, **trainer_kwargs(cfg))
 
 
+def fit_trainer(trainer: L.Trainer, module, datamodule) -> None:
+    """``trainer.fit``, with Ctrl-C raised again as :class:`KeyboardInterrupt`: Lightning catches it, tears
+    down and calls ``sys.exit(1)``, which would skip the callers' handling (a run staged and discarded, the
+    command line's one-line message and exit code 130)."""
+    try:
+        trainer.fit(module, datamodule=datamodule)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning ignores a second Ctrl-C
+        raise KeyboardInterrupt from None
+
+
 def _fresh_head(head):
     if isinstance(head, str):
         return make_head(head)
@@ -204,7 +218,7 @@ def _fit_fold(job: FoldJob, fold: Fold, fold_seed: int, label: str) -> FoldRun:
     tmp = tempfile.TemporaryDirectory(prefix="quake-logs-") if job.log_dir is None else None
     log_dir = Path(tmp.name) if tmp is not None else job.log_dir
     trainer = make_trainer(cfg, log_dir, name=job.arm, version=f"fold_{fold.index}", label=label)
-    trainer.fit(module, datamodule=dm)
+    fit_trainer(trainer, module, dm)
     # Lightning hands the module back on the CPU; the recalibration and the held-out predictions run
     # on the device it trained on (a no-op on CPU; on a GPU, ~840 windows per fold of the full recording)
     module.to(trainer.strategy.root_device)
