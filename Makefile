@@ -18,7 +18,7 @@ SEEDS ?=
 PYTEST_ARGS ?=
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: report site check-site test lint venv lock data quick-baseline benchmarks clean-data
+.PHONY: report site check-site test lint venv lock data quick-baseline benchmarks clean-data scaling
 
 venv: $(VENV)/.installed
 
@@ -84,9 +84,14 @@ test: lint
 quick-baseline: venv
 	QUAKE_QUICK=1 $(PY) -m quake_lib report --profile quick --output-dir tests/notebooks --no-html
 
+# The data-size study (chapter 8's whole grid): every arm at growing size, resumable (a rerun skips what is saved).
+# Then `make report` (or `report --only 08`) shows it. Hours on 2 CPU cores: see benchmarks/README.md.
+scaling: venv
+	$(PY) -m quake_lib study scaling
+
 # Every benchmark prints its ratio against the named baseline measured in the same run (see benchmarks/README.md).
 benchmarks: venv
 	@for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean-data:
-	rm -rf data/synthetic data/quick
+	rm -rf data/synthetic data/quick data/quick_x2 data/scale_*

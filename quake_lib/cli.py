@@ -48,6 +48,11 @@ examples:
   python -m quake_lib train --approach wave_cnn --arms wave_cnn_binned_soft
   python -m quake_lib train --approach lightgbm --dataset lanl
   python -m quake_lib train --approach cpc --profile quick --seed 1""",
+    "study": """\
+examples:
+  python -m quake_lib study scaling                    # the whole data-size grid (hours on 2 cores; resumable)
+  python -m quake_lib study scaling --dry-run          # what is still to train
+  python -m quake_lib study scaling --grid report      # the bounded grid `make report` runs (minutes)""",
     "submit": """\
 examples:
   python -m quake_lib submit --arm lightgbm --test-dir ~/kaggle/test
@@ -138,6 +143,18 @@ def _train(args) -> None:
     folds = evaluation.make_folds(rec, n_folds=args.folds)
     result = protocol.cross_validate(approach.name, rec, folds, profile, args.seed, arms=arms, devices=args.devices)
     print(evaluation.mae_table(result.oof).round(3).to_string())
+
+
+def _study(args) -> int:
+    from .studies import scaling
+
+    summary = scaling.run(args.grid, args.profile, dry_run=args.dry_run)
+    if not args.dry_run:
+        print(f"{len(summary.done)} jobs trained, {len(summary.failed)} failed"
+              + ("; run the same command again to retry them" if summary.failed else ""))
+        _, missing = scaling.load_scores(args.grid)
+        print(f"{len(missing)} runs of the grid missing" + (f": {', '.join(missing[:6])}..." if missing else ""))
+    return 1 if summary.failed else 0
 
 
 def _calibrate(args) -> int:
@@ -276,6 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--devices", type=_devices, help="GPUs to use (several: DDP; -1: all); ignored on CPU")
     _no_progress(s)
     s.set_defaults(func=_train)
+
+    s = _command(sub, "study", help="a study of several datasets: `scaling` trains the comparison's arms at "
+                       "growing data size (every run saved as it finishes; a rerun resumes)")
+    s.add_argument("name", choices=["scaling"], help="the study")
+    s.add_argument("--grid", default="full", help="which grid: full (the chapter's), report (bounded, minutes) "
+                   "or quick (tests)")
+    s.add_argument("--profile", default="default", choices=list(profiles.PROFILES),
+                   help="sizes of the training (default: default)")
+    s.add_argument("--dry-run", action="store_true", help="only list what is still to train")
+    _no_progress(s)
+    s.set_defaults(func=_study)
 
     s = _command(sub, "submit", help="Kaggle submission.csv from an arm's saved fold models "
                        "(their mean), in sample_submission.csv order; scored if test labels exist")

@@ -113,6 +113,10 @@ class Profile:
     # The spectrogram ResNet: on the quick profile (64 training windows per fold) recalibrating on 256 windows
     # would cost four times the training itself.
     spec_resnet_bn_windows: int = 256
+    # The data-size study (quake_lib.studies.scaling.GRIDS): the grid its chapter trains when it runs (a
+    # bounded one: `make report`), and the grid it shows (what `python -m quake_lib study scaling` trains)
+    scaling_run_grid: str = "report"
+    scaling_show_grid: str = "full"
     # The CPC approach
     cpc: CPCSizes = field(default_factory=CPCSizes)
     # The real-data studies
@@ -122,6 +126,7 @@ class Profile:
 PROFILES = {
     "quick": Profile("quick", stats_stride=SEGMENT_LENGTH, spectra_per_bin=8, stft_windows=24, envelope_bins=1_000,
                      epochs=2, windows_per_epoch=32, batch_size=16, spec_resnet_bn_windows=32,
+                     scaling_run_grid="quick", scaling_show_grid="quick",
                      cpc=CPCSizes(pretrain=PretrainConfig(crop=16_384, epochs=2, crops_per_epoch=64,
                                                           batch_size=16, val_crops=32),
                                   probe_stride=SEGMENT_LENGTH, probe_iterations=60, tune_epochs=1, tune_windows=16,

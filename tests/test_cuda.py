@@ -47,7 +47,7 @@ def check_gradients(module: torch.nn.Module) -> None:
     assert any(g.abs().sum() > 0 for g in grads.values())
 
 
-@pytest.mark.parametrize("approach", registry.names("network"))
+@pytest.mark.parametrize("approach", [a for a in registry.names("network") if registry.get(a).model])
 def test_registry_network_trains_a_step_in_bf16_on_cuda(approach):
     torch.manual_seed(0)
     head = BinnedHead()

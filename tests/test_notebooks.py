@@ -26,7 +26,8 @@ def code_sources(path):
 def test_chapters_exist_in_order():
     names = [p.name for p in CHAPTERS]
     assert names == ["01_eda.ipynb", "02_spectrograms.ipynb", "03_wave_cnn.ipynb",
-                     "04_spectrogram_resnet.ipynb", "05_cpc.ipynb", "06_comparison.ipynb", "07_real_data.ipynb"]
+                     "04_spectrogram_resnet.ipynb", "05_cpc.ipynb", "06_comparison.ipynb", "07_real_data.ipynb",
+                     "08_scaling.ipynb"]
     assert len({n[:2] for n in names}) == len(names), "two chapters share a number"
 
 

@@ -26,7 +26,8 @@ from ..atomic import NoSpaceError, atomic_path, free_bytes
 from ..data import cycle_targets, source
 from ..data.recording import Recording, Windows
 from ..evaluation.folds import Fold
-from ..features.competition import kaggle_array_features, kaggle_features
+from ..features.cache import cached_kaggle_features
+from ..features.competition import kaggle_array_features
 from ..progress import bar
 from . import registry
 from .protocol import FoldPrediction, SavedRun
@@ -101,11 +102,7 @@ def cross_validate(rec: Recording, folds: list[Fold], profile: profiles.Profile 
     max_train_windows = None if profile is None else profile.train_grid_windows
     windows = evaluation.eval_windows(rec) if windows is None else windows
     evaluation.check_folds(folds, windows)
-    x_eval = kaggle_features(rec, windows, progress=progress)
-    on_eval_grid = config.train_stride == evaluation.EVAL_STRIDE and windows.length == evaluation.WINDOW
-    train_windows = (windows if on_eval_grid
-                     else evaluation.training_grid(rec, windows, config.train_stride, max_train_windows))
-    x_train = x_eval if train_windows is windows else kaggle_features(rec, train_windows, progress=progress)
+    x_eval, train_windows, x_train = feature_tables(rec, windows, config.train_stride, max_train_windows, progress)
     lengths = cycle_targets.cycle_lengths(rec)
     y_train = {t: cycle_targets.target(t, train_windows.targets, lengths[train_windows.cycles]) for t in targets}
     parts, imps = {t: [] for t in targets}, []
@@ -145,6 +142,20 @@ def cross_validate(rec: Recording, folds: list[Fold], profile: profiles.Profile 
                 meta["mean_train_length_s"] = {str(k): v for k, v in means.items()}
             stage.commit(oofs[t], meta=meta)
     return LgbmResult(pd.concat(oofs.values(), ignore_index=True), pd.concat(imps, ignore_index=True), x_eval)
+
+
+def feature_tables(rec: Recording, windows: Windows, train_stride: int, max_train_windows: int | None = None,
+                   progress: bool = True) -> tuple[pd.DataFrame, Windows, pd.DataFrame]:
+    """``(x_eval, train_windows, x_train)``: the Kaggle feature tables of the evaluation ``windows`` and of
+    the training grid of ``train_stride`` (:func:`quake_lib.evaluation.training_grid`; the evaluation
+    grid itself when that one is the same or holds more than ``max_train_windows``), from the feature
+    cache (:mod:`quake_lib.features.cache`): every model on the Kaggle features reads these."""
+    x_eval = cached_kaggle_features(rec, windows, progress=progress)
+    on_eval_grid = train_stride == evaluation.EVAL_STRIDE and windows.length == evaluation.WINDOW
+    train_windows = windows if on_eval_grid else evaluation.training_grid(rec, windows, train_stride,
+                                                                          max_train_windows)
+    x_train = x_eval if train_windows is windows else cached_kaggle_features(rec, train_windows, progress=progress)
+    return x_eval, train_windows, x_train
 
 
 class _Booster:

@@ -51,6 +51,9 @@ APPROACHES: dict[str, Approach] = {a.name: a for a in (
     # the winners' targets (time since failure, cycle fraction) on the same features and folds
     Approach("lightgbm", 3, "LightGBM on Kaggle features", "baseline",
              ("lightgbm", "lightgbm_since_failure", "lightgbm_fraction"), "lightgbm"),
+    # LightGBM's table read by a network: the model class changes, the representation does not
+    Approach("feature_mlp", 3, "MLP on Kaggle features", "network", ("feature_mlp",), "feature_mlp",
+             readout="median"),
     Approach("wave_cnn", 3, "1D CNN (WaveNet-style) on the raw waveform", "network",
              ("wave_cnn_regression", "wave_cnn_binned", "wave_cnn_binned_soft", "wave_cnn_aux"), "wave_cnn_binned",
              model="wave_cnn", readout="median"),

@@ -56,10 +56,16 @@ def cross_validate(rec: Recording, folds: list[Fold], profile: profiles.Profile,
     arguments of :func:`quake_lib.train.cross_validate` (e.g. ``eval_windows``, ``verbose``)."""
     arms = APPROACH.check_arms(arms)
     options = {**train_options, **({} if devices is None else {"devices": devices})}
-    runs = {arm: train.cross_validate(rec, factory(), head, folds, profile=profile, seed=seed, arm=arm,
-                                      approach=APPROACH.name, **options)
-            for arm, head in heads(profile.label_sigma).items() if arm in arms}
-    return NetworkRuns(runs)
+    return NetworkRuns({arm: train_arm(rec, folds, profile, seed, arm, **options) for arm in arms})
+
+
+def train_arm(rec: Recording, folds: list[Fold], profile: profiles.Profile, seed: int, arm: str,
+              saved_as: str | None = None, **train_options) -> train.CVResult:
+    """One arm's head on ``folds``, saved as the run of ``saved_as`` (default: ``arm``; another name keeps a
+    variant of the arm, e.g. a longer training, beside it)."""
+    head = heads(profile.label_sigma)[APPROACH.check_arms(arm)[0]]
+    return train.cross_validate(rec, factory(), head, folds, profile=profile, seed=seed, arm=saved_as or arm,
+                                approach=APPROACH.name, **train_options)
 
 
 def load(dataset: str, arm: str, seed: int, meta: dict) -> SavedRun:

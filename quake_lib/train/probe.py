@@ -126,12 +126,14 @@ def locate(grid: Windows, windows: Windows) -> np.ndarray:
     return idx
 
 
-def save_readout(readout: torch.nn.Module, path: Path) -> Path:
+def save_readout(readout: torch.nn.Module, path: Path, meta: dict | None = None) -> Path:
     """A fitted readout's weights (and its standardization's statistics), atomically; plain tensors
-    only, so that :func:`load_readout` reads it with ``weights_only=True``."""
+    only, so that :func:`load_readout` reads it with ``weights_only=True``. ``meta``: what else its
+    approach keeps with the weights (plain values and tensors), read back with
+    :func:`~quake_lib.train.predict.read_checkpoint`."""
     state = {k: v.detach().cpu() for k, v in readout.state_dict().items()}
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": state}, tmp)
+        torch.save({"state_dict": state} if meta is None else {"state_dict": state, "meta": meta}, tmp)
     return Path(path)
 
 

@@ -25,6 +25,7 @@ BLOCK = 4096                      # real: rows per acquisition block
 SHORT_BLOCK_EVERY = 1280          # real: one block of 4,095 rows every 1,280 blocks
 REAL_TRAIN_ROWS = 629_145_480     # real: rows of train.csv
 REAL_TEST_SEGMENTS = 2624         # real: Kaggle's test segments (150,000 rows each)
+REAL_SEGMENTS = 4194              # real: consecutive 150,000-row segments of train.csv (the evaluation grid)
 # Real label-cycle lengths (s) between the 16 failures of train.csv, in order (shared README), and
 # the partial tail cycle's: 1.86 s recorded after the last failure + 9.77 s of label left at the end.
 REAL_CYCLE_LENGTHS_S = (11.54, 14.18, 8.856, 12.693, 8.054, 7.059, 16.107, 7.905, 9.637, 11.426, 11.024,
@@ -154,6 +155,19 @@ PRESETS: dict[str, SyntheticConfig] = {
     "synthetic": SyntheticConfig(n_cycles=15, density=0.075, seed=0),
     "quick": SyntheticConfig(n_cycles=6, density=0.015, seed=1),
 }
+# The data-size study (quake_lib.studies.scaling): the default recording's generator and seed at growing size.
+# More windows per cycle (density, up to the real 629 M samples at 1.0) and more cycles (at the default
+# density); "quick_x2" doubles the quick preset's density for the study's test-sized grid.
+SCALING_PRESETS: dict[str, SyntheticConfig] = {
+    "scale_d015": SyntheticConfig(n_cycles=15, density=0.15, seed=0),
+    "scale_d030": SyntheticConfig(n_cycles=15, density=0.3, seed=0),
+    "scale_d060": SyntheticConfig(n_cycles=15, density=0.6, seed=0),
+    "scale_d100": SyntheticConfig(n_cycles=15, density=1.0, seed=0),
+    "scale_c30": SyntheticConfig(n_cycles=30, density=0.075, seed=0),
+    "scale_c60": SyntheticConfig(n_cycles=60, density=0.075, seed=0),
+    "quick_x2": SyntheticConfig(n_cycles=6, density=0.03, seed=1),
+}
+PRESETS.update(SCALING_PRESETS)
 
 
 def preset(name: str) -> SyntheticConfig:

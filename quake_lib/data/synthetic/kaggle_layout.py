@@ -32,10 +32,10 @@ from ...atomic import clean_stale, hidden_sibling, replace_dir, write_csv, write
 from ...constants import SEGMENT_LENGTH
 from ...progress import bar as progress_bar
 from .. import datasets, kaggle
-from .config import REAL_TEST_SEGMENTS, SyntheticConfig, preset
+from .config import REAL_SEGMENTS, REAL_TEST_SEGMENTS, SyntheticConfig, preset
 from .generate import iter_chunks, labels, recording_rows
 
-TEST_FRACTION = REAL_TEST_SEGMENTS / 4194  # real test segments per training segment
+TEST_FRACTION = REAL_TEST_SEGMENTS / REAL_SEGMENTS  # real test segments per training segment
 TEST_SEED_OFFSET = 1_000_003  # the test period's seed: far from any preset's own seed
 
 
