@@ -6,18 +6,21 @@ import pytest
 
 from quake_lib import evaluation
 from quake_lib.approaches import registry
+from quake_lib.data.recording import Windows
 from quake_lib.data.synthetic import PRESETS
 from quake_lib.studies import scaling
 from quake_lib.studies import scaling_records as records
 
 TINY = scaling.Grid("tiny", (scaling.Point("quick", "both", (0,)), scaling.Point("quick_x2", "density", (0,))),
                     arms=("constant", "lightgbm", "wave_cnn_regression"), budget_points=("quick_x2",),
-                    reference="quick")
+                    reference="quick", isolate=False)
+ALONE = scaling.Grid("alone", (scaling.Point("quick", "both", (0,)),), arms=("constant",))
 
 
 @pytest.fixture
 def tiny_grid(monkeypatch):
     monkeypatch.setitem(scaling.GRIDS, TINY.name, TINY)
+    monkeypatch.setitem(scaling.GRIDS, ALONE.name, ALONE)
     return TINY
 
 
@@ -74,8 +77,15 @@ def test_a_tiny_grid_trains_resumes_and_loads(data_dir, tiny_grid):
     assert [(j.dataset, j.arms) for j, _, _ in again.done] == [("quick", ("lightgbm",))]
 
 
+def test_a_job_runs_in_a_child_process_that_measures_it(data_dir, tiny_grid):
+    out = scaling.run("alone", "quick", say=lambda line: None)
+    (job, seconds, peak), = out.done
+    assert job.arms == ("constant",) and seconds > 0 and 0.05 < peak < 8
+    assert evaluation.oof_path("quick", "constant").is_file() and len(scaling.load_costs("alone")) == 1
+
+
 def test_a_failed_job_is_reported_and_nothing_recorded(data_dir, tiny_grid, monkeypatch):
-    monkeypatch.setattr(scaling, "_spawn", lambda job, profile: (1, 0.5, 0.1))
+    monkeypatch.setattr(scaling, "_in_process", lambda job, profile: (1, 0.5, 0.1))
     monkeypatch.setattr(scaling, "budget_jobs", lambda g: [])
     out = scaling.run("tiny", "quick", say=lambda line: None)
     assert not out.done and len(out.failed) == len(scaling.fixed_jobs(TINY))
@@ -83,7 +93,7 @@ def test_a_failed_job_is_reported_and_nothing_recorded(data_dir, tiny_grid, monk
 
 
 def test_records_follow_the_saved_run(data_dir):
-    windows = evaluation.Windows(np.arange(4, dtype=np.int64), np.ones(4, np.float32), np.zeros(4, np.int32), 1)
+    windows = Windows(np.arange(4, dtype=np.int64), np.ones(4, np.float32), np.zeros(4, np.int32), 1)
     evaluation.save_oof(evaluation.oof_frame("lightgbm", 0, windows, np.zeros(4)), "quick")
     records.record_cost("quick", 0, "lightgbm", "lightgbm", 3.0, 0.5, "quick")
     assert records.costs("quick")["seconds"].tolist() == [3.0]

@@ -14,13 +14,15 @@ data (``<arm>_budget``: windows per epoch scaled by the point's windows over the
 (its peak memory measured, a crash contained), saves each run as it finishes and skips what a rerun
 finds saved, so an interrupted study resumes where it stopped. Beside each point's results it records
 the cost of each job and the fold models' error on their own training windows
-(:mod:`.scaling_records`). :func:`load_scores` reads whatever exists into one frame of per-fold
-scores (the contract of :mod:`.scaling_tables`) and names what is missing.
+(:mod:`.scaling_records`); a test-sized grid runs its jobs in this process. :func:`load_scores` reads
+whatever exists into one frame of per-fold scores (the contract of :mod:`.scaling_tables`) and names
+what is missing.
 """
 from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -69,6 +71,7 @@ class Grid:
     budget_points: tuple[str, ...] = ()   # where the best budget arm also trains with a growing budget
     budget_seeds: tuple[int, ...] = (0,)
     reference: str = REFERENCE_POINT
+    isolate: bool = True    # each job in a child process (its own peak memory; a crash contained)
 
     def point(self, dataset: str) -> Point:
         return next(p for p in self.points if p.dataset == dataset)
@@ -87,10 +90,10 @@ GRIDS: dict[str, Grid] = {g.name: g for g in (
     Grid("report", (Point("synthetic", "both", (0,)), Point("scale_d015", "density", (0,)),
                     Point("scale_c30", "cycles", (0,))),
          arms=("constant", "lightgbm", "lightgbm_fraction", "feature_mlp")),
-    # `make test`: the whole machinery (networks, ensemble, growing budget) on two tiny presets
+    # `make test`: the chapter's cells on two tiny presets, the cheap arms only (tests/test_scaling.py trains a
+    # network and its growing budget)
     Grid("quick", (Point("quick", "both", (0,)), Point("quick_x2", "density", (0,))),
-         arms=("constant", "lightgbm", "feature_mlp", "wave_cnn_regression"),
-         budget_points=("quick_x2",), reference="quick"),
+         arms=("constant", "lightgbm", "feature_mlp"), reference="quick", isolate=False),
 )}
 
 
@@ -212,6 +215,14 @@ def _spawn(job: Job, profile: str) -> tuple[int, float, float]:
     return child.returncode, time.perf_counter() - t0, usage.ru_maxrss / 2**20  # KiB -> GiB
 
 
+def _in_process(job: Job, profile: str) -> tuple[int, float, float]:
+    """Run ``job`` here (a test-sized grid: a child's start would cost more than the job); the peak memory
+    is this process's so far."""
+    t0 = time.perf_counter()
+    run_job(job, profiles.get(profile))
+    return 0, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 @dataclass
 class RunSummary:
     done: list = field(default_factory=list)      # (job, seconds, peak GB)
@@ -236,7 +247,7 @@ def run(grid_name: str = "full", profile: str = "default", dry_run: bool = False
             started = time.perf_counter()
             for i, job in enumerate(jobs):
                 say(f"[{i + 1}/{len(jobs)} {attempt}] {job.describe()} ...")
-                rc, seconds, peak = _spawn(job, prof.name)
+                rc, seconds, peak = (_spawn if g.isolate else _in_process)(job, prof.name)
                 if rc != 0:
                     out.failed.append((job, rc))
                     say(f"    failed (exit code {rc}); the next run retries it")

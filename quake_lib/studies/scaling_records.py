@@ -15,7 +15,7 @@ from .. import evaluation, paths
 from ..approaches import protocol
 from ..atomic import atomic_path
 from ..data import datasets, source
-from ..data.recording import Recording
+from ..data.recording import Recording, Windows
 
 COSTS = "study_costs.csv"
 TRAIN_MAE = "study_train_mae.csv"
@@ -69,7 +69,7 @@ def costs(dataset: str) -> pd.DataFrame:
     return _current(df, dataset)
 
 
-def training_sample(windows: evaluation.Windows, n: int):
+def training_sample(windows: Windows, n: int) -> Windows:
     """``n`` evaluation windows evenly spaced over the recording (all if fewer)."""
     pick = np.unique(np.linspace(0, len(windows) - 1, min(n, len(windows))).round().astype(int))
     return windows.subset(pick)
