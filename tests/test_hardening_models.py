@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import dead_pid, snapshot
-from tiny_data import LENGTH, ONE_EPOCH, TINY, trained_tiny
+from tiny_data import LENGTH, ONE_EPOCH, TINY, one_line_error, trained_tiny
 
 from quake_lib import evaluation as ev
 from quake_lib import profiles
@@ -36,12 +36,6 @@ def trained(tmp_path_factory):
 def data(trained, monkeypatch):
     monkeypatch.setenv("QUAKE_DATA_DIR", str(trained["root"] / "data"))
     return trained
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
 
 
 def make_test_folder(tmp_path, lengths, seed=0):

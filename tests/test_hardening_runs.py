@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 from conftest import snapshot
-from tiny_data import LENGTH, ONE_EPOCH, TINY, loud_recording, trained_tiny
+from tiny_data import LENGTH, ONE_EPOCH, TINY, loud_recording, one_line_error, trained_tiny
 
 from quake_lib import evaluation as ev
 from quake_lib.approaches import protocol
@@ -40,12 +40,6 @@ def trained(tmp_path_factory):
 def env(trained, monkeypatch):
     monkeypatch.setenv("QUAKE_DATA_DIR", str(trained["root"] / "data"))
     return trained
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
 
 
 # ---------------------------------------------------------------- two runs of one arm at once

@@ -69,3 +69,9 @@ def oof_rows(windows, folds, name, pred):
         parts.append(ev.oof_frame(name, f.index, windows.subset(te), np.asarray(pred)[te]))
     return pd.concat(parts, ignore_index=True)
 
+
+def one_line_error(capsys) -> str:
+    """What a command printed on stderr, checked to be the one-line error the command line promises."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
