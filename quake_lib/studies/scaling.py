@@ -167,8 +167,7 @@ def best_budget_arm(g: Grid, dataset: str) -> str | None:
 
 
 def _mae(dataset: str, arm: str, seed: int) -> float:
-    oof = evaluation.load_oof(dataset, arm, seed)
-    return float(oof.groupby("fold").apply(lambda d: (d["prediction"] - d["target"]).abs().mean()).mean())
+    return float(evaluation.fold_mae(evaluation.load_oof(dataset, arm, seed))["mae"].mean())
 
 
 def budget_jobs(g: Grid) -> list[Job]:
@@ -201,8 +200,7 @@ def run_job(job: Job, profile: profiles.Profile) -> None:
             spec_resnet.train_arm(rec, folds, profile, job.seed, arm + BUDGET_SUFFIX, {}, **options)
         else:
             raise ValueError(f"no growing budget for arm {arm!r}; expected one of {', '.join(BUDGET_ARMS)}")
-    for arm in job.saved_arms:
-        records.record_train_mae(rec, folds, arm, job.seed, TRAIN_SAMPLE)
+    records.record_train_mae(rec, folds, job.saved_arms, job.seed, TRAIN_SAMPLE)
 
 
 def _spawn(job: Job, profile: str) -> tuple[int, float, float]:
@@ -276,7 +274,7 @@ def describe(grid_name: str) -> pd.DataFrame:
         cfg = PRESETS[p.dataset]
         rows.append({"point": p.dataset, "axis": p.axis, "density": cfg.density, "cycles": cfg.n_cycles,
                      "samples (M)": round(recording_rows(cfg) / 1e6, 1),
-                     "window spans (s)": round(evaluation.WINDOW / (REAL_SAMPLES_PER_SECOND * cfg.density), 3),
+                     "window spans (s)": round(evaluation.WINDOW / cfg.samples_per_second, 3),
                      "seeds": " ".join(map(str, p.seeds)),
                      "growing budget": "seed " + " ".join(map(str, g.budget_seeds))
                      if p.dataset in g.budget_points else ""})
@@ -330,8 +328,7 @@ def load_scores(grid_name: str = "full") -> tuple[pd.DataFrame, list[str]]:
             if len(arms) >= len(g.arms) and members["arm"].nunique() > TOP_K:
                 ens = ensembles(members[evaluation.OOF_COLUMNS], top_k=TOP_K)
                 oof = pd.concat([oof, ens[ens["arm"] == ENSEMBLE]], ignore_index=True)
-            fold = (oof.assign(err=(oof["prediction"] - oof["target"]).abs())
-                    .groupby(["arm", "fold"], sort=False)["err"].mean().rename("mae").reset_index())
+            fold = evaluation.fold_mae(oof)[["arm", "fold", "mae"]]
             n = int(oof[oof["arm"] == arms[0]].shape[0])
             train = records.train_mae(p.dataset, seed)
             fold = fold.merge(train, on=["arm", "fold"], how="left") if len(train) else fold.assign(train_mae=np.nan)

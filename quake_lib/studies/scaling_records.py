@@ -75,22 +75,28 @@ def training_sample(windows: Windows, n: int) -> Windows:
     return windows.subset(pick)
 
 
-def record_train_mae(rec: Recording, folds, arm: str, seed: int, n: int) -> None:
-    """Each fold model's MAE on the evenly spaced sample of windows of its own training cycles (an arm
-    with one model for every fold, the constant, has none)."""
-    run = protocol.load(rec.name, arm, seed)
-    if len(run.models) != len(folds):
-        return
+def record_train_mae(rec: Recording, folds, arms, seed: int, n: int) -> None:
+    """Each fold model's MAE on the evenly spaced sample of windows of its own training cycles, for each of
+    ``arms`` (an arm with one model for every fold, the constant, has none). The sample is read once, and
+    turned once into what each kind of model reads (the Kaggle feature table serves every arm on it)."""
     sample = training_sample(evaluation.eval_windows(rec), n)
-    inputs = run.prepare(rec.read(sample))
-    rows = []
-    for model, fold in zip(run.models, sorted(folds, key=lambda f: f.index)):
-        mine = np.isin(sample.cycles, fold.train_cycles)
-        pred = np.asarray(model.predict(inputs).value, dtype=np.float64)
-        rows.append({"seed": seed, "arm": arm, "fold": fold.index,
-                     "train_mae": float(np.abs(pred[mine] - sample.targets[mine]).mean())})
-    out = pd.DataFrame(rows).assign(oof_hash=_oof_hash(rec.name, arm, seed))
-    _append(_path(rec.name, TRAIN_MAE), out[TRAIN_COLUMNS], ["seed", "arm"])
+    raw = rec.read(sample)
+    prepared = {}
+    for arm in arms:
+        run = protocol.load(rec.name, arm, seed)
+        if len(run.models) != len(folds):
+            continue
+        if run.prepare not in prepared:
+            prepared[run.prepare] = run.prepare(raw)
+        inputs = prepared[run.prepare]
+        rows = []
+        for model, fold in zip(run.models, sorted(folds, key=lambda f: f.index)):
+            mine = np.isin(sample.cycles, fold.train_cycles)
+            pred = np.asarray(model.predict(inputs).value, dtype=np.float64)
+            rows.append({"seed": seed, "arm": arm, "fold": fold.index,
+                         "train_mae": float(np.abs(pred[mine] - sample.targets[mine]).mean())})
+        out = pd.DataFrame(rows).assign(oof_hash=_oof_hash(rec.name, arm, seed))
+        _append(_path(rec.name, TRAIN_MAE), out[TRAIN_COLUMNS], ["seed", "arm"])
 
 
 def train_mae(dataset: str, seed: int) -> pd.DataFrame:
@@ -108,9 +114,7 @@ def fill_train_mae(dataset: str, seed: int, arms, n: int) -> None:
             and (evaluation.checkpoint_dir(dataset, a, seed) / evaluation.RUN_META).is_file()]
     if todo:
         rec = datasets.prepare(dataset)
-        folds = evaluation.make_folds(rec)
-        for arm in todo:
-            record_train_mae(rec, folds, arm, seed, n)
+        record_train_mae(rec, evaluation.make_folds(rec), todo, seed, n)
 
 
 def estimate_seconds(jobs, profile: str) -> float:
